@@ -1,0 +1,187 @@
+"""The `meterhouse` command line: thin commands that parse, call one function and print."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from meterhouse.errors import MeterhouseError
+from meterhouse.progress import progress
+from meterhouse.warehouse.db import DB_ENV, connect, resolve_db
+from meterhouse.warehouse.ingest import IngestResult, ingest
+from meterhouse.warehouse.summary import Summary, summarize
+
+app = typer.Typer(
+    help="meterhouse: token-usage billing warehouse. Loads nightly usage exports into DuckDB "
+    "and builds the billing models with dbt.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+DbOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--db",
+        envvar=DB_ENV,
+        help=f"DuckDB warehouse file [default: meterhouse.duckdb; env {DB_ENV}].",
+        show_default=False,
+    ),
+]
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Errors a user can fix: one message on stderr, exit code 1, no traceback."""
+    try:
+        yield
+    except MeterhouseError as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        err.print("interrupted: nothing of the unfinished step was kept.")
+        raise typer.Exit(130) from None
+
+
+@app.command()
+def generate(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder to write the sample into.")],
+    days: Annotated[int, typer.Option(min=1, help="Days of usage.")] = 30,
+    tenants: Annotated[int, typer.Option(min=1, help="Number of tenants.")] = 20,
+    events_per_day: Annotated[int, typer.Option(min=1, help="Requests per day, roughly.")] = 10_000,
+    seed: Annotated[int, typer.Option(help="Random seed: same seed, same files.")] = 42,
+    start: Annotated[
+        datetime, typer.Option(formats=["%Y-%m-%d"], help="First day (YYYY-MM-DD).")
+    ] = datetime(2026, 9, 1),
+) -> None:
+    """Write realistic sample usage exports (one Parquet file per day) with real-world dirt."""
+    from meterhouse.paths import shared_data_dir
+    from meterhouse.sample import generate_sample
+
+    with user_errors():
+        summary = generate_sample(
+            out_dir, days=days, tenants=tenants, events_per_day=events_per_day, seed=seed,
+            start=start.date(), shared_data=shared_data_dir(),
+        )  # fmt: skip
+    out.print(
+        f"wrote {summary.rows_written:,} rows in {summary.files} files under {out_dir}/events "
+        f"({summary.clean_events:,} distinct valid requests, {summary.duplicate_rows:,} "
+        f"duplicates, {summary.conflict_rows:,} conflicts, {summary.bad_rows:,} bad rows, "
+        f"{summary.late_rows:,} late)\ntokens from {summary.token_source}; "
+        f"models from {summary.model_source}"
+    )
+
+
+def _print_ingest(result: IngestResult) -> None:
+    for f in result.files:
+        if f.skipped:
+            out.print(f"skipped {f.path}: {f.skipped}", highlight=False)
+        else:
+            out.print(
+                f"loaded  {f.path}: read {f.rows_read:,} = loaded {f.rows_loaded:,} + duplicate "
+                f"{f.rows_duplicate:,} + quarantined {f.rows_quarantined:,}", highlight=False
+            )  # fmt: skip
+    read, loaded = result.total("rows_read"), result.total("rows_loaded")
+    dup, bad = result.total("rows_duplicate"), result.total("rows_quarantined")
+    new = sum(1 for f in result.files if not f.skipped)
+    out.print(
+        f"{new} new file(s), {len(result.files) - new} already loaded. Rows read {read:,} = "
+        f"loaded {loaded:,} + duplicates {dup:,} + quarantined {bad:,}."
+    )
+
+
+def _ingest(db: Path, paths: list[Path], allow_changed: bool) -> IngestResult:
+    with connect(db) as con, progress("ingest") as report:
+        return ingest(con, paths, allow_changed=allow_changed, report=report)
+
+
+@app.command(name="ingest")
+def ingest_command(
+    paths: Annotated[list[Path], typer.Argument(help="Parquet files or folders of them.")],
+    db: DbOption = None,
+    allow_changed: Annotated[
+        bool,
+        typer.Option(help="Load a file again although its content changed since it was loaded."),
+    ] = False,
+) -> None:
+    """Load Parquet usage exports: validate, quarantine bad rows, deduplicate on request_id.
+
+    Files load in path order in one transaction: all new files or none. A file already loaded
+    is skipped. Prints rows read = loaded + duplicates + quarantined.
+    """
+    with user_errors():
+        _print_ingest(_ingest(resolve_db(db), paths, allow_changed))
+
+
+@app.command()
+def build(
+    db: DbOption = None,
+    select: Annotated[str | None, typer.Option(help="dbt selector, e.g. 'staging'.")] = None,
+) -> None:
+    """Run `dbt build` (models and their tests) on the warehouse."""
+    from meterhouse.warehouse.dbt import run_dbt
+
+    with user_errors():
+        run_dbt("build", resolve_db(db), ["--select", select] if select else [])
+
+
+@app.command()
+def nightly(
+    events: Annotated[Path, typer.Option(help="Folder of the nightly Parquet exports.")],
+    db: DbOption = None,
+) -> None:
+    """The nightly job: ingest what is new under --events, then build and test the models."""
+    from meterhouse.warehouse.dbt import run_dbt
+
+    with user_errors():
+        path = resolve_db(db)
+        _print_ingest(_ingest(path, [events], allow_changed=False))
+        run_dbt("build", path)
+        _print_summary(path)
+
+
+@app.command()
+def status(db: DbOption = None) -> None:
+    """Show what the warehouse holds: loads, events, quarantine, built models."""
+    with user_errors():
+        _print_summary(resolve_db(db))
+
+
+def _print_summary(db: Path) -> None:
+    with connect(db, read_only=True) as con:
+        s: Summary = summarize(con)
+    span = f"{s.first_date} to {s.last_date}" if s.first_date else "no events yet"
+    out.print(f"warehouse {db}", highlight=False)
+    out.print(
+        f"{s.files} file(s) loaded: rows read {s.rows_read:,} = loaded {s.rows_loaded:,} + "
+        f"duplicates {s.rows_duplicate:,} + quarantined {s.rows_quarantined:,}\n"
+        f"{s.events:,} events, {s.tenants} tenants, {s.models} model names, {span}"
+    )
+    if s.quarantine_by_rule:
+        table = Table("quarantined because", "rows", title="quarantine (raw.quarantined_events)")
+        for rule, n in s.quarantine_by_rule:
+            table.add_row(rule, f"{n:,}")
+        out.print(table)
+    if s.dbt_relations:
+        table = Table("schema", "table", "rows", title="built models")
+        for schema, name, n in s.dbt_relations:
+            table.add_row(schema, name, f"{n:,}")
+        out.print(table)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The vectorized Polars core: pure functions over frames and expressions (no DuckDB, no CLI)."""

@@ -1,0 +1,1 @@
+"""Pandera models and contract definitions for what comes in and what goes out."""

@@ -1,0 +1,161 @@
+"""The canonical token-usage event: the input contract, defined once.
+
+Everything that checks an event reads it from here: the loader evaluates `RULES` row by row to
+quarantine bad rows with a reason, and `EVENT_SCHEMA` (Pandera on Polars) checks the same rules
+plus column types on the rows that were loaded. `docs/event-contract.md` describes the same
+columns and rules for people; a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import pandera.polars as pa
+import polars as pl
+
+Kind = Literal["id", "string", "timestamp", "tokens", "number"]
+
+SERVICE_TIERS = ("standard", "batch", "priority", "flex")
+STATUSES = ("success", "error", "timeout", "cancelled")
+# Spellings gateways use for a canonical value (OpenAI reports its standard tier as "default").
+SERVICE_TIER_ALIASES = {"default": "standard"}
+
+# A model name is one token of printable characters: gateways never put spaces in one, and a
+# name with whitespace or control characters is a broken export, not a model to price.
+MODEL_NAME_PATTERN = r"^[^\s\x00-\x1f]{1,256}$"
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    kind: Kind
+    required: bool
+    meaning: str
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("request_id", "id", True, "Unique id of the LLM request; the idempotency key."),
+    Column("event_at", "timestamp", True, "When the request was made, UTC."),
+    Column("tenant_id", "id", True, "The customer the request is billed to."),
+    Column("model", "string", True, "Model name as the gateway saw it."),
+    Column("input_tokens", "tokens", True, "All prompt tokens, cache reads and writes included."),
+    Column("output_tokens", "tokens", True, "All generated tokens, reasoning included."),
+    Column("cache_read_tokens", "tokens", False, "Prompt tokens served from the prompt cache."),
+    Column("cache_write_tokens", "tokens", False, "Prompt tokens written to the prompt cache."),
+    Column("reasoning_tokens", "tokens", False, "Output tokens spent on hidden reasoning."),
+    Column("user_id", "id", False, "The tenant's end user, if the gateway knows it."),
+    Column("provider", "string", False, "Who served the request (openai, bedrock, self-hosted)."),
+    Column("region", "string", False, "Region that served the request."),
+    Column("service_tier", "string", False, "standard, batch, priority or flex."),
+    Column("status", "string", False, "success, error, timeout or cancelled."),
+    Column("latency_ms", "number", False, "Total request latency in milliseconds."),
+    Column("first_token_latency_ms", "number", False, "Time to first token in milliseconds."),
+    Column("gpu_id", "id", False, "The self-hosted GPU that served the request, if any."),
+    Column("trace_id", "id", False, "Trace id linking the request to the caller's trace."),
+)
+COLUMN_NAMES = tuple(c.name for c in COLUMNS)
+REQUIRED = tuple(c.name for c in COLUMNS if c.required)
+TOKEN_COLUMNS = tuple(c.name for c in COLUMNS if c.kind == "tokens")
+# The fields that decide what a request costs: a repeated request_id that differs in any of them
+# is a conflict, not a duplicate.
+BILLING_FIELDS = ("tenant_id", "model", "event_at", "service_tier", *TOKEN_COLUMNS)
+
+DTYPES: dict[Kind, pl.DataType] = {
+    "id": pl.String(),
+    "string": pl.String(),
+    "timestamp": pl.Datetime("us", "UTC"),
+    "tokens": pl.Int64(),
+    "number": pl.Float64(),
+}
+
+
+def _blank(name: str) -> pl.Expr:
+    return pl.col(name).is_null() | (pl.col(name).str.strip_chars() == "")
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    broken: pl.Expr  # true on a row that breaks the rule
+    meaning: str
+
+
+RULES: tuple[Rule, ...] = (
+    Rule("missing_request_id", _blank("request_id"), "request_id is null or empty"),
+    Rule("missing_event_at", pl.col("event_at").is_null(), "event_at is null"),
+    Rule("missing_tenant_id", _blank("tenant_id"), "tenant_id is null or empty"),
+    Rule(
+        "unparseable_model",
+        ~pl.col("model").str.contains(MODEL_NAME_PATTERN).fill_null(False),
+        "model is null, empty, longer than 256 characters or contains whitespace",
+    ),
+    Rule(
+        "missing_tokens",
+        pl.col("input_tokens").is_null() | pl.col("output_tokens").is_null(),
+        "input_tokens or output_tokens is null",
+    ),
+    Rule(
+        "negative_tokens",
+        pl.any_horizontal(pl.col(c) < 0 for c in TOKEN_COLUMNS).fill_null(False),
+        "a token count is below zero",
+    ),
+    Rule(
+        "cache_exceeds_input",
+        (
+            pl.col("cache_read_tokens") + pl.col("cache_write_tokens") > pl.col("input_tokens")
+        ).fill_null(False),
+        "cache_read_tokens + cache_write_tokens is greater than input_tokens",
+    ),
+    Rule(
+        "reasoning_exceeds_output",
+        (pl.col("reasoning_tokens") > pl.col("output_tokens")).fill_null(False),
+        "reasoning_tokens is greater than output_tokens",
+    ),
+    Rule(
+        "invalid_service_tier",
+        ~pl.col("service_tier").is_in(SERVICE_TIERS).fill_null(False),
+        f"service_tier is not one of {', '.join(SERVICE_TIERS)}",
+    ),
+    Rule(
+        "invalid_status",
+        ~pl.col("status").is_in(STATUSES).fill_null(False),
+        f"status is not one of {', '.join(STATUSES)}",
+    ),
+)
+# Rules the loader applies before a row reaches the canonical types, so Pandera cannot see them.
+PARSE_RULES = {
+    "non_integer_tokens": "a token count is fractional, not a number, or too large for int64",
+}
+# Not a property of one row: a repeat of a loaded request_id with different billing fields.
+CONFLICT_RULE = "conflicting_duplicate"
+
+
+def broken_rules() -> pl.Expr:
+    """Comma-separated names of the rules a row breaks; empty string when it breaks none."""
+    return pl.concat_str(
+        [pl.when(rule.broken).then(pl.lit(rule.name)) for rule in RULES],
+        separator=", ",
+        ignore_nulls=True,
+    )
+
+
+def _check(rule: Rule) -> pa.Check:
+    return pa.Check(
+        lambda data: data.lazyframe.select(~rule.broken),
+        name=rule.name,
+        error=f"{rule.name}: {rule.meaning}",
+    )
+
+
+def _nullable(column: Column) -> bool:
+    # Optional token counts, tier and status are filled with their defaults at load.
+    return not (column.required or column.kind == "tokens" or column.name in {"service_tier", "status"})
+
+
+EVENT_SCHEMA = pa.DataFrameSchema(
+    {c.name: pa.Column(DTYPES[c.kind], nullable=_nullable(c)) for c in COLUMNS},
+    checks=[_check(rule) for rule in RULES],
+    strict=False,  # the loader's bookkeeping columns may ride along
+    name="usage_event",
+)

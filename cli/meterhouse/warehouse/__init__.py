@@ -1,0 +1,1 @@
+"""The DuckDB warehouse: connection, raw tables, the loader and the dbt runner."""

@@ -1,0 +1,53 @@
+-- Raw tables the loader owns; dbt reads them as the `meterhouse` source.
+-- event_at is a UTC instant stored as TIMESTAMP (no time zone), see docs/decisions/0002.
+create schema if not exists raw;
+
+create table if not exists raw.load_manifest (
+    file_id            bigint primary key,
+    load_id            bigint not null,
+    source_path        varchar not null,
+    size_bytes         bigint not null,
+    content_sha256     varchar not null,
+    rows_read          bigint not null,
+    rows_loaded        bigint not null,
+    rows_duplicate     bigint not null,
+    rows_quarantined   bigint not null,
+    ignored_columns    varchar[] not null,
+    loaded_at          timestamp not null,
+    check (rows_read = rows_loaded + rows_duplicate + rows_quarantined)
+);
+
+create table if not exists raw.usage_events (
+    request_id              varchar not null,
+    event_at                timestamp not null,
+    usage_date              date not null,
+    tenant_id               varchar not null,
+    model                   varchar not null,
+    input_tokens            bigint not null,
+    output_tokens           bigint not null,
+    cache_read_tokens       bigint not null,
+    cache_write_tokens      bigint not null,
+    reasoning_tokens        bigint not null,
+    user_id                 varchar,
+    provider                varchar,
+    region                  varchar,
+    service_tier            varchar not null,
+    status                  varchar not null,
+    latency_ms              double,
+    first_token_latency_ms  double,
+    gpu_id                  varchar,
+    trace_id                varchar,
+    file_id                 bigint not null,
+    source_row              bigint not null
+);
+
+create table if not exists raw.quarantined_events (
+    file_id         bigint not null,
+    source_row      bigint not null,
+    request_id      varchar,
+    tenant_id       varchar,
+    rules_broken    varchar not null,
+    detail          varchar,
+    row_json        varchar not null,
+    quarantined_at  timestamp not null
+);
