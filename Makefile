@@ -1,0 +1,56 @@
+# Set-up and checks. Only Python 3.11+ and make are needed: everything else is installed into
+# .venv from the lock (constraints.txt).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+DB     ?= meterhouse.duckdb
+SAMPLE ?= sample
+
+.PHONY: demo test check lint typecheck bench lock clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.runtime: $(BIN)/python pyproject.toml constraints.txt
+	$(BIN)/pip install --quiet -c constraints.txt -e .
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $@
+
+## demo: generate sample exports and run the whole nightly job into $(DB)
+demo: $(VENV)/.runtime
+	$(BIN)/meterhouse generate --out $(SAMPLE) --days 45 --tenants 25 --events-per-day 20000
+	$(BIN)/meterhouse nightly --events $(SAMPLE)/events --db $(DB)
+
+## check: lint, format and type checks
+check: lint typecheck
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check cli tests bench
+	$(BIN)/ruff format --check cli tests bench
+
+typecheck: $(VENV)/.dev
+	$(BIN)/mypy
+
+## test: checks, then every test (pytest's exit 5, "no tests ran", is a failure too)
+test: check
+	$(BIN)/python -m pytest; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
+
+## bench: the ingest benchmark (10M events; minutes, several GB of disk in bench/out)
+bench: $(VENV)/.runtime
+	$(BIN)/python bench/ingest.py
+
+## lock: re-resolve the newest versions allowed by pyproject.toml into constraints.txt
+lock:
+	rm -rf /tmp/meterhouse-lock && $(PYTHON) -m venv /tmp/meterhouse-lock
+	/tmp/meterhouse-lock/bin/pip install --quiet --upgrade pip
+	/tmp/meterhouse-lock/bin/pip install --quiet -e '.[dev]'
+	{ echo "# Lock: exact versions tested together (regenerate with 'make lock')."; \
+	  /tmp/meterhouse-lock/bin/pip freeze --exclude-editable; } > constraints.txt
+
+clean:
+	rm -rf $(VENV) target logs $(SAMPLE) $(DB) bench/out
