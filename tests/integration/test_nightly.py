@@ -1,0 +1,102 @@
+"""The whole nightly job on generated sample data: generate, ingest, dbt build, re-run, kill."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import SHARED_DATA, query, run, snapshot
+
+
+def generator_truth(sample: Path) -> dict[str, int]:
+    summary = json.loads((sample / "reference" / "generator.json").read_text())
+    return {k: int(v) for k, v in summary.items() if isinstance(v, int)}
+
+
+def manifest_totals(db: Path) -> tuple[int, int, int, int]:
+    row = query(
+        db,
+        "select sum(rows_read), sum(rows_loaded), sum(rows_duplicate), sum(rows_quarantined) "
+        "from raw.load_manifest",
+    )[0]
+    return (int(row[0]), int(row[1]), int(row[2]), int(row[3]))
+
+
+@pytest.mark.slow
+def test_nightly_on_generated_data_accounts_for_every_row(tmp_path: Path) -> None:
+    sample, db = tmp_path / "sample", tmp_path / "demo.duckdb"
+    generated = run("generate", "--out", sample, "--days", 6, "--tenants", 8,
+                    "--events-per-day", 4000, "--seed", 7)  # fmt: skip
+    assert generated.exit_code == 0, generated.output
+    truth = generator_truth(sample)
+
+    result = run("nightly", "--events", sample / "events", "--db", db)
+    assert result.exit_code == 0, result.output
+    read, loaded, duplicate, quarantined = manifest_totals(db)
+    assert read == truth["rows_written"]
+    assert loaded == truth["clean_events"]
+    assert duplicate == truth["duplicate_rows"]
+    assert quarantined == truth["bad_rows"] + truth["conflict_rows"]
+    assert f"{loaded:,} events" in result.output  # the summary says what the warehouse holds
+    # dbt built the models on top of the loaded events
+    assert query(db, "select count(*) from main.stg_meterhouse__usage_events") == [(loaded,)]
+    assert query(db, "select count(*) from main.fct_file_loads") == [(truth["files"],)]
+
+    before = snapshot(db)
+    again = run("nightly", "--events", sample / "events", "--db", db)
+    assert again.exit_code == 0, again.output
+    assert "0 new file(s)" in again.output
+    assert snapshot(db) == before
+
+
+def test_generate_without_shared_data_says_it_fell_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("METERHOUSE_SHARED_DATA", str(tmp_path / "absent"))
+    result = run("generate", "--out", tmp_path / "s", "--days", 2, "--events-per-day", 500)
+    assert result.exit_code == 0, result.output
+    assert "fitted lognormal" in result.output
+    assert "built-in" in result.output
+
+
+@pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="../shared/data is not beside the checkout")
+def test_generate_with_shared_data_uses_real_traces_and_catalog(tmp_path: Path) -> None:
+    result = run("generate", "--out", tmp_path / "s", "--days", 2, "--events-per-day", 500)
+    assert result.exit_code == 0, result.output
+    assert "azure_llm_2023" in result.output
+    assert "litellm catalog" in result.output
+
+
+@pytest.mark.slow
+def test_killed_load_leaves_nothing_and_can_be_rerun(tmp_path: Path) -> None:
+    sample, db = tmp_path / "sample", tmp_path / "kill.duckdb"
+    assert run("generate", "--out", sample, "--days", 16, "--tenants", 5,
+               "--events-per-day", 40_000, "--seed", 3).exit_code == 0  # fmt: skip
+    meterhouse = Path(sys.executable).with_name("meterhouse")
+    proc = subprocess.Popen(
+        [meterhouse, "ingest", sample / "events", "--db", db],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    assert proc.stderr is not None
+    for line in proc.stderr:  # plain progress lines, as in CI
+        if "[4/16]: reading" in line:  # three files are staged inside the transaction
+            proc.send_signal(signal.SIGKILL)
+            break
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the load finished before it could be killed"
+
+    assert snapshot(db) == ([], [], [])  # nothing partial: no events, no quarantine, no manifest
+
+    rerun = run("ingest", sample / "events", "--db", db)
+    assert rerun.exit_code == 0, rerun.output
+    truth = generator_truth(sample)
+    assert manifest_totals(db)[:2] == (truth["rows_written"], truth["clean_events"])
