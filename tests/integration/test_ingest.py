@@ -9,7 +9,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from meterhouse.schemas.events import EVENT_SCHEMA, RULES
+from meterhouse.schemas.events import RULES, event_schema
 from tests.conftest import event_rows, query, run, snapshot
 
 Write = Callable[[str, pl.DataFrame], Path]
@@ -138,9 +138,11 @@ def test_event_at_is_stored_in_utc(write: Write, db: Path) -> None:
         "naive.parquet": event_rows(1, "n", event_at=[datetime(2026, 10, 1, 1, 30)]),
         "berlin.parquet": event_rows(1, "b", event_at=berlin),
         "utc_ms.parquet": event_rows(
-            1, "u", event_at=pl.Series([datetime(2026, 10, 1, 1, 30, tzinfo=UTC)]).cast(
+            1,
+            "u",
+            event_at=pl.Series([datetime(2026, 10, 1, 1, 30, tzinfo=UTC)]).cast(
                 pl.Datetime("ms", "UTC")
-            )
+            ),
         ),
         "date.parquet": event_rows(1, "d", event_at=[date(2026, 10, 1)]),
     }
@@ -182,7 +184,7 @@ def test_loaded_rows_satisfy_the_pandera_contract(write: Write, db: Path) -> Non
     loaded = pl.read_database(
         "select * from raw.usage_events", __import__("duckdb").connect(str(db), read_only=True)
     ).with_columns(pl.col("event_at").dt.replace_time_zone("UTC"))
-    EVENT_SCHEMA.validate(loaded, lazy=True)
+    event_schema().validate(loaded, lazy=True)
     assert loaded.height == 20
 
 

@@ -1,7 +1,7 @@
 """The canonical token-usage event: the input contract, defined once.
 
 Everything that checks an event reads it from here: the loader evaluates `RULES` row by row to
-quarantine bad rows with a reason, and `EVENT_SCHEMA` (Pandera on Polars) checks the same rules
+quarantine bad rows with a reason, and `event_schema()` (Pandera on Polars) checks the same rules
 plus column types on the rows that were loaded. `docs/event-contract.md` describes the same
 columns and rules for people; a test keeps the two in step.
 """
@@ -9,10 +9,13 @@ columns and rules for people; a test keeps the two in step.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from functools import cache
+from typing import TYPE_CHECKING, Literal
 
-import pandera.polars as pa
 import polars as pl
+
+if TYPE_CHECKING:
+    import pandera.polars as pa
 
 Kind = Literal["id", "string", "timestamp", "tokens", "number"]
 
@@ -131,6 +134,11 @@ PARSE_RULES = {
 CONFLICT_RULE = "conflicting_duplicate"
 
 
+def any_rule_broken() -> pl.Expr:
+    """True on a row that breaks at least one rule (cheaper than naming them)."""
+    return pl.any_horizontal(rule.broken for rule in RULES)
+
+
 def broken_rules() -> pl.Expr:
     """Comma-separated names of the rules a row breaks; empty string when it breaks none."""
     return pl.concat_str(
@@ -140,22 +148,31 @@ def broken_rules() -> pl.Expr:
     )
 
 
-def _check(rule: Rule) -> pa.Check:
-    return pa.Check(
-        lambda data: data.lazyframe.select(~rule.broken),
-        name=rule.name,
-        error=f"{rule.name}: {rule.meaning}",
-    )
-
-
 def _nullable(column: Column) -> bool:
     # Optional token counts, tier and status are filled with their defaults at load.
-    return not (column.required or column.kind == "tokens" or column.name in {"service_tier", "status"})
+    defaulted = column.kind == "tokens" or column.name in {"service_tier", "status"}
+    return not (column.required or defaulted)
 
 
-EVENT_SCHEMA = pa.DataFrameSchema(
-    {c.name: pa.Column(DTYPES[c.kind], nullable=_nullable(c)) for c in COLUMNS},
-    checks=[_check(rule) for rule in RULES],
-    strict=False,  # the loader's bookkeeping columns may ride along
-    name="usage_event",
-)
+@cache
+def event_schema() -> pa.DataFrameSchema:
+    """The Pandera schema of a loaded event: column types and every rule in RULES.
+
+    Built on first use: importing Pandera costs most of a second that commands which do not
+    validate (a re-run of a load, --help) should not pay.
+    """
+    import pandera.polars as pa
+
+    def check(rule: Rule) -> pa.Check:
+        return pa.Check(
+            lambda data: data.lazyframe.select(~rule.broken),
+            name=rule.name,
+            error=f"{rule.name}: {rule.meaning}",
+        )
+
+    return pa.DataFrameSchema(
+        {c.name: pa.Column(DTYPES[c.kind], nullable=_nullable(c)) for c in COLUMNS},
+        checks=[check(rule) for rule in RULES],
+        strict=False,  # the loader's bookkeeping columns may ride along
+        name="usage_event",
+    )

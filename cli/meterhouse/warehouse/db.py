@@ -51,7 +51,9 @@ def connect(db: Path, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyCon
     try:
         con.execute("set TimeZone = 'UTC'")
         if not read_only:
-            con.execute(resources.files("meterhouse.warehouse").joinpath("raw_tables.sql").read_text())
+            con.execute(
+                resources.files("meterhouse.warehouse").joinpath("raw_tables.sql").read_text()
+            )
         yield con
     finally:
         con.close()

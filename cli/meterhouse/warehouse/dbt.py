@@ -1,8 +1,16 @@
-"""Run the dbt project against the warehouse file, in this process."""
+"""Run the dbt project against the warehouse file.
+
+dbt runs in a child process: dbt-duckdb keeps its DuckDB connection open for the life of the
+process, which would lock the warehouse against the next step of the same command, and dbt
+keeps global state between invocations.
+"""
 
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -11,25 +19,24 @@ from meterhouse.paths import project_dir
 from meterhouse.warehouse.db import DB_ENV
 
 
+def _dbt_executable() -> str:
+    beside = Path(sys.executable).with_name("dbt")
+    found = str(beside) if beside.exists() else shutil.which("dbt")
+    if not found:
+        raise MeterhouseError("dbt is not installed in this environment; run 'make demo' first.")
+    return found
+
+
 def run_dbt(command: str, db: Path, extra: Sequence[str] = ()) -> None:
     """`dbt <command>` on the DuckDB file `db`; raises when any model or test fails."""
-    from dbt.cli.main import dbtRunner  # dbt is slow to import; only commands that build pay
-
     folder = project_dir()
-    previous = os.environ.get(DB_ENV)
-    os.environ[DB_ENV] = str(db)  # profiles.yml reads the file from here
-    try:
-        result = dbtRunner().invoke(
-            [command, "--project-dir", str(folder), "--profiles-dir", str(folder), *extra]
-        )
-    finally:
-        if previous is None:
-            del os.environ[DB_ENV]
-        else:
-            os.environ[DB_ENV] = previous
-    if not result.success:
-        reason = f" ({result.exception})" if result.exception else ""
+    args = [_dbt_executable(), command, "--project-dir", str(folder), "--profiles-dir",
+            str(folder), *extra]  # fmt: skip
+    env = {**os.environ, DB_ENV: str(db)}  # profiles.yml reads the file from here
+    sys.stdout.flush()
+    done = subprocess.run(args, env=env, cwd=folder, check=False)
+    if done.returncode != 0:
         raise MeterhouseError(
-            f"dbt {command} failed{reason}; the lines above name the model or test. The loaded "
-            "events are kept; fix the cause and run 'meterhouse build' again."
+            f"dbt {command} failed (exit {done.returncode}); the lines above name the model or "
+            "test. The loaded events are kept; fix the cause and run 'meterhouse build' again."
         )

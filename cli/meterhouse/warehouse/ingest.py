@@ -20,18 +20,17 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from meterhouse.core.dedup import classify_repeats, is_new_request
 from meterhouse.core.events import read_file_columns
 from meterhouse.errors import MeterhouseError
 from meterhouse.progress import Report
 from meterhouse.schemas.events import (
-    BILLING_FIELDS,
     COLUMN_NAMES,
     CONFLICT_RULE,
-    EVENT_SCHEMA,
+    any_rule_broken,
     broken_rules,
+    event_schema,
 )
-
-_ROWS_PER_FILE_ID = 2**32  # orders rows across files: file_id * 2^32 + source_row
 
 
 @dataclass
@@ -56,6 +55,7 @@ class IngestResult:
 class _Planned:
     path: Path
     size: int
+    modified_ns: int
     sha256: str
     schema: pl.Schema
 
@@ -88,35 +88,57 @@ def _sha256(path: Path) -> str:
 
 
 def _plan(path: Path) -> _Planned:
+    """Check that a file can be loaded at all, before anything is written."""
     try:
-        schema = pl.read_parquet_schema(path)
+        schema = pl.Schema(pl.read_parquet_schema(path))
     except Exception as exc:  # polars raises several types for a bad footer
         raise MeterhouseError(
             f"{path}: not a readable Parquet file ({type(exc).__name__}). It may be truncated "
             "or in another format; re-export it, or move it out of the folder being loaded."
         ) from exc
     read_file_columns(schema, str(path))  # refuses a file missing a column or of a wrong type
-    return _Planned(path, path.stat().st_size, _sha256(path), schema)
+    stat = path.stat()
+    return _Planned(path, stat.st_size, stat.st_mtime_ns, _sha256(path), schema)
 
 
-def _already_loaded(
-    con: duckdb.DuckDBPyConnection, planned: list[_Planned], allow_changed: bool
-) -> dict[Path, str]:
-    """Files to skip (with the reason); refuses files changed since they were loaded."""
+def _triage(
+    con: duckdb.DuckDBPyConnection, files: list[Path], allow_changed: bool, report: Report
+) -> tuple[list[FileOutcome], list[tuple[_Planned, FileOutcome]]]:
+    """What happens to each file, and the plans of those to load.
+
+    A file whose path, size and modification time match the manifest is skipped unread; any
+    other file is checked and hashed: known content is skipped, a known path with new content
+    is refused (unless allowed).
+    """
     rows = con.execute(
-        "select source_path, content_sha256, loaded_at from raw.load_manifest"
+        "select source_path, size_bytes, modified_ns, content_sha256, loaded_at "
+        "from raw.load_manifest"
     ).fetchall()
-    by_hash = {sha: (path, at) for path, sha, at in rows}
-    by_path = {path: sha for path, sha, _ in rows}
-    skip: dict[Path, str] = {}
+    unchanged = {(path, size, ns): at for path, size, ns, _, at in rows}
+    by_hash = {sha: (path, at) for path, _, _, sha, at in rows}
+    by_path = {path for path, *_ in rows}
+    outcomes: list[FileOutcome] = []
+    todo: list[tuple[_Planned, FileOutcome]] = []
     changed: list[str] = []
-    for plan in planned:
+    for index, path in enumerate(files):
+        stat = path.stat()
+        at = unchanged.get((str(path), stat.st_size, stat.st_mtime_ns))
+        if at is not None:
+            outcomes.append(FileOutcome(path, skipped=f"already loaded on {at:%Y-%m-%d %H:%M} UTC"))
+            continue
+        report(f"checking {path.name}", index, len(files))
+        plan = _plan(path)
         if plan.sha256 in by_hash:
-            path, at = by_hash[plan.sha256]
-            same = "" if path == str(plan.path) else f" as {path}"
-            skip[plan.path] = f"already loaded{same} on {at:%Y-%m-%d %H:%M} UTC"
-        elif str(plan.path) in by_path and not allow_changed:
-            changed.append(str(plan.path))
+            other, at = by_hash[plan.sha256]
+            same = "" if other == str(path) else f" as {other}"
+            outcomes.append(
+                FileOutcome(path, skipped=f"already loaded{same} on {at:%Y-%m-%d %H:%M} UTC")
+            )
+            continue
+        if str(path) in by_path and not allow_changed:
+            changed.append(str(path))
+        outcomes.append(FileOutcome(path))
+        todo.append((plan, outcomes[-1]))
     if changed:
         raise MeterhouseError(
             "these files were loaded before and their content has changed since: "
@@ -124,7 +146,7 @@ def _already_loaded(
             + ". Nothing was loaded. Write new rows to a new file, or pass --allow-changed to "
             "load the new content (rows already loaded count as duplicates or conflicts)."
         )
-    return skip
+    return outcomes, todo
 
 
 def ingest(
@@ -135,51 +157,64 @@ def ingest(
     report: Report = lambda step, done, total: None,
 ) -> IngestResult:
     """Load the files; returns what happened to every file and row."""
-    files = find_parquet_files(paths)
-    planned = []
-    for index, path in enumerate(files):
-        report(f"checking {path.name}", index, len(files))
-        planned.append(_plan(path))
-    skip = _already_loaded(con, planned, allow_changed)
-    result = IngestResult([FileOutcome(p.path, skipped=skip.get(p.path, "")) for p in planned])
-    todo = [(p, o) for p, o in zip(planned, result.files, strict=True) if not o.skipped]
+    outcomes, todo = _triage(con, find_parquet_files(paths), allow_changed, report)
+    result = IngestResult(outcomes)
     if not todo:
         return result
 
     now = datetime.now(UTC).replace(tzinfo=None)
     con.begin()
     try:
-        load_id, first_file_id = con.execute(
+        [(load_id, first_file_id)] = con.execute(
             "select coalesce(max(load_id), 0) + 1, coalesce(max(file_id), 0) + 1 "
             "from raw.load_manifest"
-        ).fetchone() or (1, 1)
-        con.execute("create or replace temp table _staging as from raw.usage_events limit 0")
+        ).fetchall()
+        valid = []
         for index, (plan, outcome) in enumerate(todo):
             report(f"reading {plan.path.name}", index, len(todo))
-            _stage_file(con, plan, outcome, first_file_id + index, now)
+            valid.append(_quarantine_bad_rows(con, plan, outcome, first_file_id + index, now))
         report("deduplicating against everything loaded", len(todo), len(todo))
-        counts = _deduplicate(con, now)
+        counts = _load_new_requests(con, pl.concat(valid, rechunk=False), now)
+        del valid
         for index, (plan, outcome) in enumerate(todo):
             file_id = first_file_id + index
-            loaded, duplicate, conflict = counts.get(file_id, (0, 0, 0))
-            outcome.rows_loaded = loaded
-            outcome.rows_duplicate = duplicate
-            outcome.rows_quarantined += conflict
+            outcome.rows_duplicate, conflicts = counts.get(file_id, (0, 0))
+            outcome.rows_quarantined += conflicts
+            outcome.rows_loaded = (
+                outcome.rows_read - outcome.rows_duplicate - outcome.rows_quarantined
+            )
             con.execute(
-                "insert into raw.load_manifest values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "insert into raw.load_manifest values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
-                    file_id, load_id, str(plan.path), plan.size, plan.sha256,
+                    file_id, load_id, str(plan.path), plan.size, plan.modified_ns, plan.sha256,
                     outcome.rows_read, outcome.rows_loaded, outcome.rows_duplicate,
                     outcome.rows_quarantined,
                     read_file_columns(plan.schema, str(plan.path)).ignored_columns, now,
                 ],
             )  # fmt: skip
-        con.execute("drop table _staging")
+        _verify(con, first_file_id, todo)
         con.commit()
     except BaseException:
         con.rollback()
         raise
     return result
+
+
+def _verify(
+    con: duckdb.DuckDBPyConnection, first_file_id: int, todo: list[tuple[_Planned, FileOutcome]]
+) -> None:
+    """Read back what this load wrote before committing it: a mismatch is a bug, not data."""
+    rows = con.execute(
+        "select file_id, count(request_id) from raw.usage_events where file_id >= ? group by 1",
+        [first_file_id],
+    ).fetchall()
+    written = dict(rows)
+    for index, (plan, outcome) in enumerate(todo):
+        if written.get(first_file_id + index, 0) != outcome.rows_loaded:
+            raise RuntimeError(
+                f"internal error: {plan.path} should have loaded {outcome.rows_loaded} rows but "
+                f"{written.get(first_file_id + index, 0)} are in the warehouse; nothing was loaded."
+            )
 
 
 def _read(path: Path) -> pl.DataFrame:
@@ -192,14 +227,14 @@ def _read(path: Path) -> pl.DataFrame:
         ) from exc
 
 
-def _stage_file(
+def _quarantine_bad_rows(
     con: duckdb.DuckDBPyConnection,
     plan: _Planned,
     outcome: FileOutcome,
     file_id: int,
     now: datetime,
-) -> None:
-    """Quarantine the rows of one file that break a rule; stage the others for dedup."""
+) -> pl.DataFrame:
+    """Quarantine the rows of one file that break a rule; return the others, as stored."""
     reading = read_file_columns(plan.schema, str(plan.path))
     raw = _read(plan.path)
     checked = (
@@ -209,21 +244,27 @@ def _stage_file(
             reading.non_integer_tokens.alias("_non_integer"),
             pl.int_range(pl.len(), dtype=pl.Int64).alias("source_row"),
         )
-        .with_columns(
-            pl.concat_str(
-                [pl.when("_non_integer").then(pl.lit("non_integer_tokens")), broken_rules()],
-                separator=", ",
-                ignore_nulls=True,
-            ).alias("_rules")
-        )
-        .drop("_non_integer")
         .collect()
     )
-    is_bad = checked["_rules"] != ""
-    bad = checked.filter(is_bad).select("source_row", "request_id", "tenant_id", "_rules")
-    bad = bad.with_columns(raw_row=raw.filter(is_bad).select(pl.struct(pl.all())).to_series())
-    good = EVENT_SCHEMA.validate(checked.filter(~is_bad).drop("_rules"))
-    staged = good.select(
+    is_bad = checked.select(any_rule_broken() | pl.col("_non_integer")).to_series()
+    bad = checked.filter(is_bad).select(
+        pl.lit(file_id, pl.Int64).alias("file_id"),
+        "source_row",
+        "request_id",
+        "tenant_id",
+        pl.concat_str(
+            [pl.when("_non_integer").then(pl.lit("non_integer_tokens")), broken_rules()],
+            separator=", ",
+            ignore_nulls=True,
+        ).alias("rules_broken"),
+        pl.lit(None, pl.String).alias("detail"),
+    )
+    row_values = raw.filter(is_bad).select(pl.struct(pl.all()).alias("row"))
+    _quarantine(con, bad.with_columns(row_values), now)
+    outcome.rows_read = raw.height
+    outcome.rows_quarantined = bad.height
+    good = event_schema().validate(checked.filter(~is_bad).drop("_non_integer"))
+    return good.select(
         "request_id",
         pl.col("event_at").dt.replace_time_zone(None),
         pl.col("event_at").dt.date().alias("usage_date"),
@@ -231,105 +272,56 @@ def _stage_file(
         pl.lit(file_id, pl.Int64).alias("file_id"),
         "source_row",
     )
-    con.register("_bad", bad)
-    con.register("_good", staged)
+
+
+def _quarantine(con: duckdb.DuckDBPyConnection, rows: pl.DataFrame, now: datetime) -> None:
+    """Store quarantined rows; `row` (a struct of the row's values) is kept as JSON."""
+    con.register("_quarantine", rows)
     con.execute(
-        "insert into raw.quarantined_events by name select ? as file_id, source_row, "
-        "request_id, tenant_id, _rules as rules_broken, null as detail, "
-        "to_json(raw_row)::varchar as row_json, ?::timestamp as quarantined_at from _bad",
-        [file_id, now],
-    )
-    con.execute("insert into _staging by name select * from _good")
-    con.unregister("_bad")
-    con.unregister("_good")
-    outcome.rows_read = raw.height
-    outcome.rows_quarantined = bad.height
-
-
-def _seq(alias: str) -> str:
-    """Load order of a staged row: path order of its file, then its row in the file."""
-    return f"({alias}.file_id * {_ROWS_PER_FILE_ID} + {alias}.source_row)"
-
-
-def _same(left: str, right: str) -> str:
-    return " and ".join(f"{left}.{c} is not distinct from {right}.{c}" for c in BILLING_FIELDS)
-
-
-def _differences(left: str, right: str) -> str:
-    parts = ", ".join(
-        f"case when {left}.{c} is distinct from {right}.{c} then '{c}' end" for c in BILLING_FIELDS
-    )
-    return f"concat_ws(', ', {parts})"
-
-
-def _deduplicate(
-    con: duckdb.DuckDBPyConnection, now: datetime
-) -> dict[int, tuple[int, int, int]]:
-    """Insert the new requests; quarantine conflicts. Returns file_id -> (loaded, dup, conflict)."""
-    seq = _seq("_staging")
-    con.execute(f"""
-        create or replace temp table _first as
-        select request_id, min({seq}) as seq from _staging group by request_id
-    """)
-    # Earlier loads' copies of the requests in this one; the join builds on the smaller side.
-    con.execute("""
-        create or replace temp table _earlier as
-        select e.* from raw.usage_events e join _first f using (request_id)
-    """)
-    # Every staged row that does not load, with the copy that counts (an earlier load's, or
-    # the first one in this load).
-    con.execute(f"""
-        create or replace temp table _repeats as
-        with first_rows as (
-            select s.* from _staging s join _first f
-              on f.request_id = s.request_id and f.seq = {_seq("s")}
-        ),
-        repeats as (
-            select s.* from _staging s
-            where s.request_id in (select request_id from _earlier)
-               or {_seq("s")} not in (select seq from _first)
-        ),
-        originals as (
-            select * from _earlier
-            union all by name
-            select * from first_rows
-            where request_id not in (select request_id from _earlier)
-        )
-        select r.file_id, r.source_row, r.request_id, r.tenant_id,
-               {_same("r", "o")} as is_duplicate,
-               {_differences("r", "o")} as differs_in,
-               o.file_id as original_file_id, o.source_row as original_row,
-               to_json(r)::varchar as row_json
-        from repeats r join originals o using (request_id)
-    """)
-    con.execute(f"""
-        insert into raw.usage_events by name
-        select s.* from _staging s
-        where {_seq("s")} in (select seq from _first)
-          and s.request_id not in (select request_id from _earlier)
-    """)
-    con.execute(
-        f"""
-        insert into raw.quarantined_events by name
-        select file_id, source_row, request_id, tenant_id, '{CONFLICT_RULE}' as rules_broken,
-               'differs in ' || differs_in || ' from the copy loaded from file '
-                 || original_file_id || ' row ' || original_row as detail,
-               row_json, ?::timestamp as quarantined_at
-        from _repeats where not is_duplicate
-        """,
+        "insert into raw.quarantined_events by name select * exclude (row), "
+        "to_json(row)::varchar as row_json, ?::timestamp as quarantined_at from _quarantine",
         [now],
     )
-    rows = con.execute(f"""
-        with staged as (select file_id, count(*) as n from _staging group by file_id),
-        repeats as (
-            select file_id, count(*) filter (is_duplicate) as dup,
-                   count(*) filter (not is_duplicate) as conflict
-            from _repeats group by file_id
-        )
-        select s.file_id, s.n - coalesce(dup, 0) - coalesce(conflict, 0),
-               coalesce(dup, 0), coalesce(conflict, 0)
-        from staged s left join repeats r using (file_id)
-    """).fetchall()
-    for table in ("_first", "_earlier", "_repeats"):
-        con.execute(f"drop table {table}")
-    return {int(r[0]): (int(r[1]), int(r[2]), int(r[3])) for r in rows}
+    con.unregister("_quarantine")
+
+
+def _load_new_requests(
+    con: duckdb.DuckDBPyConnection, load: pl.DataFrame, now: datetime
+) -> dict[int, tuple[int, int]]:
+    """Insert the new requests of `load`, quarantine conflicts.
+
+    Returns file_id -> (duplicates, conflicts).
+    """
+    con.register("_load", load.select("request_id"))
+    # An inner join lets DuckDB build on the smaller side: the night's keys, or the history.
+    earlier = pl.from_arrow(
+        con.sql(
+            "select e.* from raw.usage_events e join _load l on e.request_id = l.request_id"
+        ).to_arrow_table()
+    )
+    assert isinstance(earlier, pl.DataFrame)
+    earlier = earlier.unique("request_id")  # one row per copy of the request in the load
+    is_new = load.select(is_new_request(earlier)).to_series()
+    con.register("_load", load.with_columns(_is_new=is_new))  # no copy of the rows
+    con.execute("insert into raw.usage_events by name select * exclude (_is_new) "
+                "from _load where _is_new")  # fmt: skip
+    con.unregister("_load")
+    repeats = classify_repeats(load, is_new, earlier)
+    conflicts = repeats.filter(~pl.col("is_duplicate")).select(
+        "file_id",
+        "source_row",
+        "request_id",
+        "tenant_id",
+        pl.lit(CONFLICT_RULE).alias("rules_broken"),
+        pl.format(
+            "differs in {} from the copy loaded from file {} row {}",
+            "differs_in", "original_file_id", "original_row",
+        ).alias("detail"),
+        pl.struct(*COLUMN_NAMES).alias("row"),
+    )  # fmt: skip
+    _quarantine(con, conflicts, now)
+    per_file = repeats.group_by("file_id").agg(
+        pl.col("is_duplicate").sum().alias("duplicates"),
+        (~pl.col("is_duplicate")).sum().alias("conflicts"),
+    )
+    return {int(f): (int(d), int(c)) for f, d, c in per_file.iter_rows()}

@@ -7,6 +7,7 @@ create table if not exists raw.load_manifest (
     load_id            bigint not null,
     source_path        varchar not null,
     size_bytes         bigint not null,
+    modified_ns        bigint not null,   -- file mtime: unchanged path, size and mtime skip unread
     content_sha256     varchar not null,
     rows_read          bigint not null,
     rows_loaded        bigint not null,

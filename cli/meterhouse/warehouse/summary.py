@@ -25,15 +25,15 @@ class Summary:
 
 
 def summarize(con: duckdb.DuckDBPyConnection) -> Summary:
-    manifest = con.execute(
+    [manifest] = con.execute(
         "select count(*), coalesce(sum(rows_read), 0), coalesce(sum(rows_loaded), 0), "
         "coalesce(sum(rows_duplicate), 0), coalesce(sum(rows_quarantined), 0) "
         "from raw.load_manifest"
-    ).fetchone() or (0, 0, 0, 0, 0)
-    events = con.execute(
+    ).fetchall()
+    [events] = con.execute(
         "select count(*), count(distinct tenant_id), count(distinct model), "
         "min(usage_date), max(usage_date) from raw.usage_events"
-    ).fetchone() or (0, 0, 0, None, None)
+    ).fetchall()
     by_rule = con.execute(
         "select rules_broken, count(*) from raw.quarantined_events group by all order by 2 desc"
     ).fetchall()
@@ -42,17 +42,21 @@ def summarize(con: duckdb.DuckDBPyConnection) -> Summary:
         "where schema_name <> 'raw' and not temporary order by all"
     ).fetchall()
     relations = [
-        (schema, table, (con.execute(f'select count(*) from "{schema}"."{table}"').fetchone()
-                         or (0,))[0])
+        (schema, table, con.execute(f'select count(*) from "{schema}"."{table}"').fetchall()[0][0])
         for schema, table in tables
-    ]  # fmt: skip
+    ]
+    files, read, loaded, duplicate, quarantined = (int(v) for v in manifest)
     return Summary(
-        *(int(v) for v in manifest),
-        int(events[0]),
-        int(events[1]),
-        int(events[2]),
-        events[3],
-        events[4],
-        [(str(r), int(n)) for r, n in by_rule],
-        [(str(s), str(t), int(n)) for s, t, n in relations],
+        files=files,
+        rows_read=read,
+        rows_loaded=loaded,
+        rows_duplicate=duplicate,
+        rows_quarantined=quarantined,
+        events=int(events[0]),
+        tenants=int(events[1]),
+        models=int(events[2]),
+        first_date=events[3],
+        last_date=events[4],
+        quarantine_by_rule=[(str(r), int(n)) for r, n in by_rule],
+        dbt_relations=[(str(s), str(t), int(n)) for s, t, n in relations],
     )
