@@ -14,6 +14,8 @@ import polars as pl
 from meterhouse.schemas.events import BILLING_FIELDS
 
 ORIGINAL = "_original"
+# What deduplication needs of a copy: its key, where it came from, and what it costs.
+COPY_COLUMNS = ("request_id", "file_id", "source_row", *BILLING_FIELDS)
 
 
 def is_new_request(earlier: pl.DataFrame) -> pl.Expr:
@@ -38,12 +40,13 @@ def classify_repeats(load: pl.DataFrame, is_new: pl.Series, earlier: pl.DataFram
     """The rows of `load` that are not new, each with the copy that counts and how it differs.
 
     Adds `original_file_id`, `original_row`, `differs_in` (empty for a duplicate) and
-    `is_duplicate`. `earlier` holds the warehouse's copies, with the columns of `load`.
+    `is_duplicate`. `earlier` holds the warehouse's copies, with at least COPY_COLUMNS.
     """
     repeats = load.filter(~is_new)
     repeated = repeats.get_column("request_id").unique().implode()
     first_copies = load.filter(is_new & pl.col("request_id").is_in(repeated))
-    originals = pl.concat([earlier, first_copies], how="vertical_relaxed").select(
+    copies = [frame.select(COPY_COLUMNS) for frame in (earlier, first_copies)]
+    originals = pl.concat(copies, how="vertical_relaxed").select(
         "request_id",
         pl.col("file_id").alias("original_file_id"),
         pl.col("source_row").alias("original_row"),

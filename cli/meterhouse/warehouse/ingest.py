@@ -20,7 +20,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from meterhouse.core.dedup import classify_repeats, is_new_request
+from meterhouse.core.dedup import COPY_COLUMNS, classify_repeats, is_new_request
 from meterhouse.core.events import read_file_columns
 from meterhouse.errors import MeterhouseError
 from meterhouse.progress import Report
@@ -285,6 +285,20 @@ def _quarantine(con: duckdb.DuckDBPyConnection, rows: pl.DataFrame, now: datetim
     con.unregister("_quarantine")
 
 
+def _copies_in_warehouse(con: duckdb.DuckDBPyConnection, load: pl.DataFrame) -> pl.DataFrame:
+    """The warehouse's rows for request_ids of this load: one scan of the loaded keys."""
+    con.register("_load", load.select("request_id"))
+    columns = ", ".join(f"e.{c}" for c in COPY_COLUMNS)
+    query = f"select {columns} from raw.usage_events e semi join _load l using (request_id)"
+    [(loaded,)] = con.execute("select count(*) from raw.usage_events").fetchall()
+    if not loaded:  # a first load: nothing to look up, and the semi join would hash every key
+        query += " limit 0"
+    earlier = pl.from_arrow(con.sql(query).to_arrow_table())
+    con.unregister("_load")
+    assert isinstance(earlier, pl.DataFrame)
+    return earlier
+
+
 def _load_new_requests(
     con: duckdb.DuckDBPyConnection, load: pl.DataFrame, now: datetime
 ) -> dict[int, tuple[int, int]]:
@@ -292,15 +306,7 @@ def _load_new_requests(
 
     Returns file_id -> (duplicates, conflicts).
     """
-    con.register("_load", load.select("request_id"))
-    # An inner join lets DuckDB build on the smaller side: the night's keys, or the history.
-    earlier = pl.from_arrow(
-        con.sql(
-            "select e.* from raw.usage_events e join _load l on e.request_id = l.request_id"
-        ).to_arrow_table()
-    )
-    assert isinstance(earlier, pl.DataFrame)
-    earlier = earlier.unique("request_id")  # one row per copy of the request in the load
+    earlier = _copies_in_warehouse(con, load)
     is_new = load.select(is_new_request(earlier)).to_series()
     con.register("_load", load.with_columns(_is_new=is_new))  # no copy of the rows
     con.execute("insert into raw.usage_events by name select * exclude (_is_new) "
