@@ -1,12 +1,13 @@
 """Load nightly Parquet exports into the warehouse: every row loaded, counted or quarantined.
 
-The load is one DuckDB transaction per call: either every new file is in, with its manifest
-row, or nothing is. Each file is read with Polars, mapped to the canonical event and checked
-against the contract rules; rows that break a rule go to `raw.quarantined_events`. The valid
-rows of all files are then deduplicated on request_id in SQL, first against each other (path
-order, then row order: the first copy wins) and against everything loaded before, so a night
-costs its own size plus one pass over the loaded keys. A repeat whose billing fields differ
-is a conflict: the first copy stays, the repeat is quarantined, nothing is summed.
+Every file is checked before anything is written; then the load is one DuckDB transaction per
+call: either every new file is in, with its manifest row, or nothing is. Each file is read with
+Polars, mapped to the canonical event and checked against the contract rules; rows that break
+a rule go to `raw.quarantined_events`. The valid rows of all files are then deduplicated on
+request_id by the Polars core, against each other (path order, then row order: the first copy
+wins) and against the warehouse's copies, fetched with one scan of the loaded keys. A repeat
+whose billing fields differ is a conflict: the first copy stays, the repeat is quarantined,
+nothing is summed. See docs/decisions/0001.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import duckdb
 import polars as pl
 
 from meterhouse.core.dedup import COPY_COLUMNS, classify_repeats, is_new_request
-from meterhouse.core.events import read_file_columns
+from meterhouse.core.events import FileReading, read_file_columns
 from meterhouse.errors import MeterhouseError
 from meterhouse.progress import Report
 from meterhouse.schemas.events import (
@@ -57,7 +58,7 @@ class _Planned:
     size: int
     modified_ns: int
     sha256: str
-    schema: pl.Schema
+    reading: FileReading
 
 
 def find_parquet_files(paths: Sequence[Path]) -> list[Path]:
@@ -96,9 +97,9 @@ def _plan(path: Path) -> _Planned:
             f"{path}: not a readable Parquet file ({type(exc).__name__}). It may be truncated "
             "or in another format; re-export it, or move it out of the folder being loaded."
         ) from exc
-    read_file_columns(schema, str(path))  # refuses a file missing a column or of a wrong type
+    reading = read_file_columns(schema, str(path))  # refuses missing columns and wrong types
     stat = path.stat()
-    return _Planned(path, stat.st_size, stat.st_mtime_ns, _sha256(path), schema)
+    return _Planned(path, stat.st_size, stat.st_mtime_ns, _sha256(path), reading)
 
 
 def _triage(
@@ -189,7 +190,7 @@ def ingest(
                     file_id, load_id, str(plan.path), plan.size, plan.modified_ns, plan.sha256,
                     outcome.rows_read, outcome.rows_loaded, outcome.rows_duplicate,
                     outcome.rows_quarantined,
-                    read_file_columns(plan.schema, str(plan.path)).ignored_columns, now,
+                    plan.reading.ignored_columns, now,
                 ],
             )  # fmt: skip
         _verify(con, first_file_id, todo)
@@ -235,7 +236,7 @@ def _quarantine_bad_rows(
     now: datetime,
 ) -> pl.DataFrame:
     """Quarantine the rows of one file that break a rule; return the others, as stored."""
-    reading = read_file_columns(plan.schema, str(plan.path))
+    reading = plan.reading
     raw = _read(plan.path)
     checked = (
         raw.lazy()

@@ -1,0 +1,5 @@
+-- usage_date is derived once, at load, as the UTC date of event_at (docs/decisions/0002);
+-- a row where they disagree would be billed on the wrong day.
+select request_id, event_at, usage_date
+from {{ ref('stg_meterhouse__usage_events') }}
+where usage_date <> cast(event_at as date)
