@@ -67,3 +67,13 @@ def snapshot(db: Path) -> tuple[list[tuple[Any, ...]], ...]:
         query(db, f"select * from raw.{table} order by all")
         for table in ("usage_events", "quarantined_events", "load_manifest")
     )
+
+
+def manifest_totals(db: Path) -> tuple[int, int, int, int]:
+    """Rows read, loaded, duplicate and quarantined over every file in the manifest."""
+    row = query(
+        db,
+        "select sum(rows_read), sum(rows_loaded), sum(rows_duplicate), sum(rows_quarantined) "
+        "from raw.load_manifest",
+    )[0]
+    return (int(row[0]), int(row[1]), int(row[2]), int(row[3]))

@@ -10,18 +10,9 @@ import polars as pl
 import pytest
 
 from meterhouse.schemas.events import RULES, event_schema
-from tests.conftest import event_rows, query, run, snapshot
+from tests.conftest import event_rows, manifest_totals, query, run, snapshot
 
 Write = Callable[[str, pl.DataFrame], Path]
-
-
-def accounting(db: Path) -> tuple[int, int, int, int]:
-    row = query(
-        db,
-        "select sum(rows_read), sum(rows_loaded), sum(rows_duplicate), sum(rows_quarantined) "
-        "from raw.load_manifest",
-    )[0]
-    return (int(row[0]), int(row[1]), int(row[2]), int(row[3]))
 
 
 def test_load_then_reload_is_a_no_op(write: Write, db: Path) -> None:
@@ -57,10 +48,10 @@ def test_duplicates_within_and_across_files_count_once(write: Write, db: Path) -
     assert query(db, "select count(*), count(distinct request_id) from raw.usage_events") == [
         (15, 15)
     ]
-    assert accounting(db) == (13 + 9, 15, 7, 0)
+    assert manifest_totals(db) == (13 + 9, 15, 7, 0)
     # a later night repeating a request loaded long ago is still a duplicate
     run("ingest", write("d3.parquet", day1.slice(0, 2)), "--db", db)
-    assert accounting(db) == (13 + 9 + 2, 15, 9, 0)
+    assert manifest_totals(db) == (13 + 9 + 2, 15, 9, 0)
     # tokens are never summed across copies
     assert query(db, "select sum(input_tokens) from raw.usage_events where request_id = 'r0'") == [
         (100,)
@@ -83,7 +74,7 @@ def test_conflicting_repeat_keeps_the_first_and_is_quarantined(write: Write, db:
     request_id, rule, detail = rows[0]
     assert (request_id, rule) == ("r1", "conflicting_duplicate")
     assert "output_tokens" in detail
-    assert accounting(db) == (4, 3, 0, 1)
+    assert manifest_totals(db) == (4, 3, 0, 1)
 
 
 BAD_ROWS: dict[str, dict[str, object]] = {
@@ -117,7 +108,7 @@ def test_bad_row_goes_to_quarantine_with_its_reason(write: Write, db: Path, rule
     assert [(r[0], r[1]) for r in quarantined] == [(4, rule)]
     assert '"tenant_id"' in quarantined[0][2]  # the row's values are kept
     assert query(db, "select count(*) from raw.usage_events") == [(4,)]  # the good rows load
-    assert accounting(db) == (5, 4, 0, 1)
+    assert manifest_totals(db) == (5, 4, 0, 1)
 
 
 def test_fractional_token_counts_are_quarantined_not_rounded(write: Write, db: Path) -> None:
@@ -201,7 +192,7 @@ def test_changed_file_is_refused_unless_allowed(write: Write, db: Path) -> None:
 
     allowed = run("ingest", path, "--db", db, "--allow-changed")
     assert allowed.exit_code == 0, allowed.output
-    assert accounting(db) == (5 + 8, 8, 5, 0)
+    assert manifest_totals(db) == (5 + 8, 8, 5, 0)
 
 
 def _not_parquet(tmp: Path) -> Path:

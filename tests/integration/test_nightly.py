@@ -11,21 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SHARED_DATA, query, run, snapshot
+from tests.conftest import SHARED_DATA, manifest_totals, query, run, snapshot
 
 
 def generator_truth(sample: Path) -> dict[str, int]:
     summary = json.loads((sample / "reference" / "generator.json").read_text())
     return {k: int(v) for k, v in summary.items() if isinstance(v, int)}
-
-
-def manifest_totals(db: Path) -> tuple[int, int, int, int]:
-    row = query(
-        db,
-        "select sum(rows_read), sum(rows_loaded), sum(rows_duplicate), sum(rows_quarantined) "
-        "from raw.load_manifest",
-    )[0]
-    return (int(row[0]), int(row[1]), int(row[2]), int(row[3]))
 
 
 @pytest.mark.slow
