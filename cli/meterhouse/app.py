@@ -149,6 +149,48 @@ def nightly(
         _print_summary(path)
 
 
+prices_app = typer.Typer(
+    help="The vendor price book (what we pay per 1M tokens), with its history.",
+    no_args_is_help=True,
+)
+app.add_typer(prices_app, name="prices")
+
+
+@prices_app.command("import")
+def prices_import(
+    litellm: Annotated[
+        Path,
+        typer.Option(help="LiteLLM's model_prices_and_context_window.json.", exists=False),
+    ],
+    effective_from: Annotated[
+        datetime,
+        typer.Option(
+            formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"],
+            help="When these prices start to apply (UTC), e.g. the catalog's snapshot date.",
+        ),
+    ],
+    db: DbOption = None,
+) -> None:
+    """Import list prices from a LiteLLM catalog; changed prices close the old ones.
+
+    Usage is always rated with the price in force at the event's time, so an import never
+    changes what older usage cost.
+    """
+    from meterhouse.core.prices import catalog_prices, load_catalog
+    from meterhouse.warehouse.prices import import_prices
+
+    with user_errors():
+        if not litellm.is_file():
+            raise MeterhouseError(f"{litellm}: no such file. Give the path of the catalog JSON.")
+        prices = catalog_prices(load_catalog(litellm.read_text(), str(litellm)))
+        with connect(resolve_db(db)) as con:
+            done = import_prices(con, prices, effective_from, source=f"litellm:{litellm.name}")
+    out.print(
+        f"{done.models:,} models: {done.opened:,} prices new, {done.changed:,} changed "
+        f"(old ones closed at {effective_from:%Y-%m-%d %H:%M}), {done.unchanged:,} unchanged."
+    )
+
+
 @app.command()
 def status(db: DbOption = None) -> None:
     """Show what the warehouse holds: loads, events, quarantine, built models."""

@@ -52,3 +52,19 @@ create table if not exists raw.quarantined_events (
     row_json        varchar not null,
     quarantined_at  timestamp not null
 );
+
+-- Vendor list prices, type-2 history: a re-import that changes a price closes the old row
+-- (effective_to) and opens a new one; nothing is ever deleted. Written by `meterhouse prices`.
+create table if not exists raw.price_book (
+    model_id            varchar not null,
+    provider            varchar,
+    service_tier        varchar not null,
+    min_context_tokens  bigint not null,   -- the price applies above this many input tokens
+    token_class         varchar not null,  -- input, output, cache_read, cache_write, reasoning
+    usd_per_1m_tokens   decimal(38, 12) not null,
+    effective_from      timestamp not null,
+    effective_to        timestamp,         -- null while in force
+    source              varchar not null,
+    imported_at         timestamp not null,
+    check (effective_to is null or effective_to > effective_from)
+);

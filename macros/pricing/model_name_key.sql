@@ -1,0 +1,23 @@
+{#- The key a model name is compared on under one resolution rule (docs/pricing.md).
+    Rules are cumulative: each one also applies the ones before it. -#}
+{% macro model_name_key(column, rule) -%}
+    {%- set providers = "openai|anthropic|bedrock|bedrock_converse|vertex_ai|vertex_ai_beta|gemini|azure|azure_ai|mistral|deepseek|groq|together_ai|fireworks_ai|hosted_vllm|openrouter|xai|cohere|perplexity|ollama" -%}
+    {%- set key = "lower(" ~ column ~ ")" -%}
+    {%- if rule in ("provider_prefix", "version_suffix", "date_suffix") -%}
+        {%- set key = "regexp_replace(regexp_replace(" ~ key ~ ", '^(" ~ providers ~ ")/', ''), '^(us|eu|apac|global|us-gov)\\.', '')" -%}
+    {%- endif -%}
+    {%- if rule in ("version_suffix", "date_suffix") -%}
+        {%- set key = "regexp_replace(" ~ key ~ ", '(-v[0-9]+)?(:[0-9]+)?$', '')" -%}
+    {%- endif -%}
+    {%- if rule == "date_suffix" -%}
+        {%- set key = "regexp_replace(" ~ key ~ ", '-(20[0-9]{6}|20[0-9]{2}-[0-9]{2}-[0-9]{2})$', '')" -%}
+    {%- endif -%}
+    {{ key }}
+{%- endmacro %}
+
+{#- Cost in USD of `tokens` at a price per 1M tokens, exact: multiplying by 0.000001 keeps a
+    DECIMAL (dividing would give a DOUBLE on DuckDB). Unrounded: money is rounded once, on
+    invoice lines. -#}
+{% macro tokens_cost_usd(tokens, usd_per_1m_tokens) -%}
+    (cast({{ tokens }} as decimal(38, 0)) * {{ usd_per_1m_tokens }} * cast(0.000001 as decimal(7, 6)))
+{%- endmacro %}

@@ -1,0 +1,54 @@
+-- One row per model name seen in the events: the price-book model it resolves to and the
+-- rule that matched (null model_id: unresolved, so its usage is unpriced, never $0).
+{%- set rules = ['case', 'provider_prefix', 'version_suffix', 'date_suffix'] %}
+with names as (
+    select distinct model_name from {{ ref('stg_meterhouse__usage_events') }}
+),
+
+models as (
+    select distinct model_id from {{ ref('int_price_rows_unioned') }}
+),
+
+aliases as (
+    select * from {{ ref('model_aliases') }}
+),
+
+candidates as (
+    select names.model_name, models.model_id, 1 as rule_rank, 'exact' as resolution_rule
+    from names
+    inner join models on names.model_name = models.model_id
+    union all
+    select names.model_name, aliases.model_id, 2, 'alias'
+    from names
+    inner join aliases on names.model_name = aliases.raw_model
+    {%- for rule in rules %}
+    union all
+    select names.model_name, models.model_id, {{ loop.index + 2 }}, '{{ rule }}'
+    from names
+    inner join models
+        on {{ model_name_key('names.model_name', rule) }} = {{ model_name_key('models.model_id', rule) }}
+    {%- endfor %}
+),
+
+ranked as (
+    select
+        *,
+        row_number() over (
+            partition by model_name
+            order by rule_rank, length(model_id), model_id
+        ) as preference
+    from candidates
+),
+
+final as (
+    select
+        names.model_name,
+        ranked.model_id,
+        ranked.resolution_rule
+    from names
+    left join ranked
+        on ranked.model_name = names.model_name
+        and ranked.preference = 1
+)
+
+select * from final

@@ -1,0 +1,24 @@
+-- grain: one row per tenant_id, model_name, usage_date
+-- Usage that found no price: a model name that resolves to nothing, or a model with no input
+-- or output price in force at the event's time. Never billed at $0; invoicing refuses it.
+with priced as (
+    select * from {{ ref('int_usage_events_priced') }}
+),
+
+final as (
+    select
+        tenant_id,
+        model_name,
+        usage_date,
+        model_id,
+        case when model_id is null then 'model_not_resolved' else 'no_price_in_force' end
+            as unpriced_reason,
+        count(*) as request_count,
+        sum(input_tokens) as input_tokens,
+        sum(output_tokens) as output_tokens
+    from priced
+    where not is_priced
+    group by tenant_id, model_name, usage_date, model_id
+)
+
+select * from final
