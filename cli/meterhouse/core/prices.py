@@ -36,12 +36,12 @@ _FIELD = re.compile(
 SKIPPED_FIELDS = ("_above_1hr", "audio", "image", "video", "search_context", "cache_hit")
 PER_MILLION = Decimal(1_000_000)
 PRICE_DTYPE = pl.Decimal(38, 12)
-PRICE_COLUMNS = {
-    "model_id": pl.String,
-    "provider": pl.String,
-    "service_tier": pl.String,
-    "min_context_tokens": pl.Int64,
-    "token_class": pl.String,
+PRICE_COLUMNS: dict[str, pl.DataType] = {
+    "model_id": pl.String(),
+    "provider": pl.String(),
+    "service_tier": pl.String(),
+    "min_context_tokens": pl.Int64(),
+    "token_class": pl.String(),
     "usd_per_1m_tokens": PRICE_DTYPE,
 }
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from meterhouse.errors import MeterhouseError
 from meterhouse.paths import project_dir
-from meterhouse.warehouse.db import DB_ENV
+from meterhouse.warehouse.db import DB_ENV, connect
 
 
 def _dbt_executable() -> str:
@@ -30,6 +30,8 @@ def _dbt_executable() -> str:
 def run_dbt(command: str, db: Path, extra: Sequence[str] = ()) -> None:
     """`dbt <command>` on the DuckDB file `db`; raises when any model or test fails."""
     folder = project_dir()
+    with connect(db):  # creates the raw tables the sources name, on a new or older warehouse
+        pass
     args = [_dbt_executable(), command, "--project-dir", str(folder), "--profiles-dir",
             str(folder), *extra]  # fmt: skip
     env = {**os.environ, DB_ENV: str(db)}  # profiles.yml reads the file from here

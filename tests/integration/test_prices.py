@@ -1,0 +1,147 @@
+"""`meterhouse prices import` and rating with the price in force at the event's time."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+
+from tests.conftest import SHARED_DATA, event_rows, query, run
+
+CATALOG: dict[str, Any] = {
+    "sample_spec": {"mode": "one of: chat, embedding", "input_cost_per_token": 0.0},
+    "gpt-4.1": {
+        "litellm_provider": "openai",
+        "mode": "chat",
+        "input_cost_per_token": 2e-06,
+        "output_cost_per_token": 8e-06,
+        "cache_read_input_token_cost": 5e-07,
+        "input_cost_per_token_batches": 1e-06,
+        "output_cost_per_token_batches": 4e-06,
+    },
+    "claude-sonnet-4-20250514": {
+        "litellm_provider": "anthropic",
+        "mode": "chat",
+        "input_cost_per_token": 3e-06,
+        "output_cost_per_token": 1.5e-05,
+        "cache_read_input_token_cost": 3e-07,
+        "cache_creation_input_token_cost": 3.75e-06,
+        "input_cost_per_token_above_200k_tokens": 6e-06,
+        "output_cost_per_token_above_200k_tokens": 2.25e-05,
+    },
+    "text-embedding-3-small": {"mode": "embedding", "input_cost_per_token": 2e-08},
+}
+
+
+def write_catalog(path: Path, catalog: dict[str, Any]) -> Path:
+    path.write_text(json.dumps(catalog))
+    return path
+
+
+def price_rows(db: Path) -> list[tuple[Any, ...]]:
+    return query(
+        db,
+        "select model_id, service_tier, min_context_tokens, token_class, usd_per_1m_tokens, "
+        "effective_from, effective_to from raw.price_book order by all",
+    )
+
+
+def test_import_reads_token_classes_tiers_and_context_tiers(tmp_path: Path, db: Path) -> None:
+    result = run("prices", "import", "--litellm", write_catalog(tmp_path / "c.json", CATALOG),
+                 "--effective-from", "2026-07-24", "--db", db)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    rows = {(r[0], r[1], r[2], r[3]): r[4] for r in price_rows(db)}
+    assert rows[("gpt-4.1", "standard", 0, "input")] == Decimal("2.000000000000")
+    assert rows[("gpt-4.1", "batch", 0, "output")] == Decimal("4.000000000000")
+    assert rows[("gpt-4.1", "standard", 0, "cache_read")] == Decimal("0.500000000000")
+    assert rows[("claude-sonnet-4-20250514", "standard", 200000, "output")] == Decimal("22.5")
+    assert rows[("claude-sonnet-4-20250514", "standard", 0, "cache_write")] == Decimal("3.75")
+    assert not any(key[0] == "text-embedding-3-small" for key in rows)  # not a chat model
+    assert "2 models" in result.output
+
+
+def test_reimport_closes_changed_prices_and_keeps_history(tmp_path: Path, db: Path) -> None:
+    first = write_catalog(tmp_path / "july.json", CATALOG)
+    run("prices", "import", "--litellm", first, "--effective-from", "2026-07-24", "--db", db)
+    cheaper = json.loads(json.dumps(CATALOG))
+    cheaper["gpt-4.1"]["input_cost_per_token"] = 1.5e-06
+    second = write_catalog(tmp_path / "sept.json", cheaper)
+    result = run("prices", "import", "--litellm", second, "--effective-from", "2026-09-15",
+                 "--db", db)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "1 changed" in result.output
+
+    history = [r for r in price_rows(db) if r[:4] == ("gpt-4.1", "standard", 0, "input")]
+    assert history == [
+        ("gpt-4.1", "standard", 0, "input", Decimal("1.5"), datetime(2026, 9, 15), None),
+        ("gpt-4.1", "standard", 0, "input", Decimal("2"), datetime(2026, 7, 24),
+         datetime(2026, 9, 15)),
+    ]  # fmt: skip
+    unchanged = run("prices", "import", "--litellm", second, "--effective-from", "2026-10-01",
+                    "--db", db)  # fmt: skip
+    assert "0 changed" in unchanged.output
+    assert len(price_rows(db)) == 12  # 11 prices + 1 closed row: an unchanged import adds none
+
+    back = run("prices", "import", "--litellm", first, "--effective-from", "2026-08-01", "--db", db)
+    assert back.exit_code == 1
+    assert "history is never rewritten" in back.output
+
+
+def test_bad_catalog_is_a_clear_error(tmp_path: Path, db: Path) -> None:
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"gpt-4.1": {"input_cost_per_token": 2e-06,')
+    result = run("prices", "import", "--litellm", broken, "--effective-from", "2026-07-24",
+                 "--db", db)  # fmt: skip
+    assert result.exit_code == 1
+    assert "not valid JSON" in result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.slow
+def test_old_usage_keeps_its_price_after_a_price_change(
+    tmp_path: Path, db: Path, write: Any
+) -> None:
+    """Rated at the price in force at event_at: a later import never re-prices history."""
+    first = write_catalog(tmp_path / "july.json", CATALOG)
+    run("prices", "import", "--litellm", first, "--effective-from", "2026-07-24", "--db", db)
+    at = [datetime(2026, 9, 15, 11, 59, 59, 999_999, tzinfo=UTC),  # just before the change
+          datetime(2026, 9, 15, 12, 0, 0, tzinfo=UTC)]  # fmt: skip
+    events = event_rows(2, event_at=at, input_tokens=[1_000_000, 1_000_000],
+                        output_tokens=[0, 0], cache_read_tokens=[0, 0],
+                        reasoning_tokens=[0, 0])  # fmt: skip
+    assert run("ingest", write("sept.parquet", events), "--db", db).exit_code == 0
+    assert run("build", "--db", db).exit_code == 0
+    before = query(db, "select request_id, api_cost_usd from main.int_usage_events_priced")
+
+    cheaper = json.loads(json.dumps(CATALOG))
+    cheaper["gpt-4.1"]["input_cost_per_token"] = 1.5e-06
+    second = write_catalog(tmp_path / "sept.json", cheaper)
+    run("prices", "import", "--litellm", second, "--effective-from", "2026-09-15T12:00:00",
+        "--db", db)  # fmt: skip
+    assert run("build", "--db", db).exit_code == 0
+    after = dict(query(db, "select request_id, api_cost_usd from main.int_usage_events_priced"))
+
+    assert dict(before) == {"r0": Decimal(2), "r1": Decimal(2)}
+    assert after == {"r0": Decimal(2), "r1": Decimal("1.5")}  # only the event after the change
+
+
+@pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="../shared/data is not beside the checkout")
+def test_real_catalog_imports(db: Path) -> None:
+    catalog = SHARED_DATA / "litellm" / "model_prices_and_context_window.json"
+    result = run("prices", "import", "--litellm", catalog, "--effective-from", "2026-07-24",
+                 "--db", db)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    [(models, floats)] = query(
+        db,
+        "select count(distinct model_id), count(*) filter (typeof(usd_per_1m_tokens) "
+        "not like 'DECIMAL%') from raw.price_book",
+    )
+    assert models > 1000
+    assert floats == 0
+    frame = pl.DataFrame(price_rows(db), orient="row")
+    assert frame.height > 5000
