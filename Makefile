@@ -20,9 +20,15 @@ $(VENV)/.dev: $(VENV)/.runtime
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $@
 
+CATALOG ?= ../shared/data/litellm/model_prices_and_context_window.json
+
 ## demo: generate sample exports and run the whole nightly job into $(DB)
+## (list prices: the full LiteLLM catalog when ../shared is there, else the shipped snapshot)
 demo: $(VENV)/.runtime
 	$(BIN)/meterhouse generate --out $(SAMPLE) --days 45 --tenants 25 --events-per-day 20000
+	@if [ -f "$(CATALOG)" ]; then \
+	  $(BIN)/meterhouse prices import --litellm "$(CATALOG)" --effective-from 2026-07-24 --db $(DB); \
+	else echo "no LiteLLM catalog at $(CATALOG): pricing with seeds/price_book_snapshot.csv"; fi
 	$(BIN)/meterhouse nightly --events $(SAMPLE)/events --db $(DB)
 
 ## check: lint, format and type checks
