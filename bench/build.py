@@ -1,0 +1,92 @@
+"""Build benchmark: `meterhouse build` (dbt) against one hand-written DuckDB query.
+
+Needs the 10M-event warehouse that bench/ingest.py leaves in bench/out/mh.duckdb. Copies it,
+imports the real LiteLLM catalog when ../shared is there (else the snapshot seed prices), then,
+each in a fresh process:
+  (a) the floor: one SQL statement computing fct_usage_daily with prices, given the small
+      resolution and price-version tables (materialized beforehand, not timed);
+  (b) `meterhouse build`: every model and every data and unit test;
+  (c) the same build after one more day (350k events) is ingested.
+fct_usage_daily is not incremental yet, so (c) is a full rebuild; the ratio says so.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+OUT = Path(__file__).resolve().parent / "out"
+CATALOG = (
+    Path(__file__).resolve().parents[2] / "shared/data/litellm/model_prices_and_context_window.json"
+)
+FLOOR = """
+import duckdb, sys
+con = duckdb.connect(sys.argv[1])
+con.execute('''
+create or replace table bench_usage_daily as
+select e.tenant_id, coalesce(r.model_id, e.model) as model_id, e.usage_date, e.service_tier,
+       count(*) as request_count, sum(e.input_tokens), sum(e.output_tokens),
+       sum(e.cache_read_tokens), sum(e.cache_write_tokens), sum(e.reasoning_tokens),
+       sum(cast(e.input_tokens - e.cache_read_tokens - e.cache_write_tokens as decimal(38,0))
+             * p.input_usd_per_1m_tokens
+           + cast(e.cache_read_tokens as decimal(38,0))
+             * coalesce(p.cache_read_usd_per_1m_tokens, p.input_usd_per_1m_tokens)
+           + cast(e.cache_write_tokens as decimal(38,0))
+             * coalesce(p.cache_write_usd_per_1m_tokens, p.input_usd_per_1m_tokens)
+           + cast(e.reasoning_tokens as decimal(38,0))
+             * coalesce(p.reasoning_usd_per_1m_tokens, p.output_usd_per_1m_tokens)
+           + cast(e.output_tokens - e.reasoning_tokens as decimal(38,0))
+             * p.output_usd_per_1m_tokens) * 0.000001::decimal(7,6) as api_cost_usd
+from raw.usage_events e
+left join bench_resolved r on r.model_name = e.model
+left join bench_versions p
+  on p.model_id = r.model_id and p.service_tier = 'standard' and p.min_context_tokens = 0
+ and p.valid_from <= e.event_at and (p.valid_to is null or p.valid_to > e.event_at)
+group by all
+''')
+"""
+PREPARE = """
+import duckdb, sys
+con = duckdb.connect(sys.argv[1])
+con.execute("create or replace table bench_resolved as from main.int_model_names_resolved")
+con.execute("create or replace table bench_versions as from main.int_price_versions_pivoted")
+"""
+
+
+def timed(cmd: list[str]) -> float:
+    begin = time.perf_counter()
+    done = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    if done.returncode != 0:
+        sys.exit(f"failed: {' '.join(cmd)} (run it by hand to see why)")
+    return time.perf_counter() - begin
+
+
+def main() -> None:
+    source, day = OUT / "mh.duckdb", OUT / "day-350000" / "events"
+    if not source.exists() or not day.exists():
+        sys.exit("run bench/ingest.py first: it leaves the 10M-event warehouse in bench/out")
+    db = OUT / "build.duckdb"
+    shutil.copy(source, db)
+    meterhouse = str(Path(sys.executable).with_name("meterhouse"))
+    if CATALOG.exists():
+        subprocess.run([meterhouse, "prices", "import", "--litellm", str(CATALOG),
+                        "--effective-from", "2026-07-24", "--db", str(db)], check=True,
+                       stdout=subprocess.DEVNULL)  # fmt: skip
+    b = timed([meterhouse, "build", "--db", str(db)])
+    subprocess.run([sys.executable, "-c", PREPARE, str(db)], check=True)
+    a = timed([sys.executable, "-c", FLOOR, str(db)])
+    subprocess.run([meterhouse, "ingest", str(day), "--db", str(db)], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    c = timed([meterhouse, "build", "--db", str(db)])
+    print(f"(a) one DuckDB query, fct_usage_daily with prices:  {a:7.2f} s")
+    print(f"(b) meterhouse build (all models and tests):         {b:7.2f} s")
+    print(f"(c) meterhouse build after one more day:             {c:7.2f} s")
+    print(f"full build / bare query (b/a):   {b / a:6.2f}   target <= 3")
+    print(f"next-day build / full (c/b):     {c / b:6.2%}   target <= 25% (not incremental yet)")
+
+
+if __name__ == "__main__":
+    main()

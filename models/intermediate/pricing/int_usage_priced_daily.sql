@@ -1,0 +1,29 @@
+-- One pass over the events: usage and vendor cost per tenant, raw model name, resolved
+-- model, day, service tier and priced-or-not. fct_usage_daily and fct_unpriced_usage both
+-- read this, so the events are rated once per build.
+with priced as (
+    select * from {{ ref('int_usage_events_priced') }}
+),
+
+final as (
+    select
+        tenant_id,
+        model_name,
+        model_id,
+        usage_date,
+        service_tier,
+        is_priced,
+        count(*) as request_count,
+        sum(input_tokens) as input_tokens,
+        sum(output_tokens) as output_tokens,
+        sum(uncached_input_tokens) as uncached_input_tokens,
+        sum(cache_read_tokens) as cache_read_tokens,
+        sum(cache_write_tokens) as cache_write_tokens,
+        sum(reasoning_tokens) as reasoning_tokens,
+        sum(non_reasoning_output_tokens) as non_reasoning_output_tokens,
+        sum(api_cost_usd) as api_cost_usd
+    from priced
+    group by tenant_id, model_name, model_id, usage_date, service_tier, is_priced
+)
+
+select * from final
