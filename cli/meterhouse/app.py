@@ -126,12 +126,17 @@ def ingest_command(
 def build(
     db: DbOption = None,
     select: Annotated[str | None, typer.Option(help="dbt selector, e.g. 'staging'.")] = None,
+    full_refresh: Annotated[
+        bool,
+        typer.Option(help="Rebuild incremental models from all events (after editing seeds)."),
+    ] = False,
 ) -> None:
     """Run `dbt build` (models and their tests) on the warehouse."""
     from meterhouse.warehouse.dbt import run_dbt
 
+    extra = (["--select", select] if select else []) + (["--full-refresh"] if full_refresh else [])
     with user_errors():
-        run_dbt("build", resolve_db(db), ["--select", select] if select else [])
+        run_dbt("build", resolve_db(db), extra)
 
 
 @app.command()

@@ -1,8 +1,19 @@
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='usage_date') }}
+-- depends_on: {{ ref('stg_meterhouse__usage_events') }}
 -- One pass over the events: usage and vendor cost per tenant, raw model name, resolved
 -- model, day, service tier and priced-or-not. fct_usage_daily and fct_unpriced_usage both
 -- read this, so the events are rated once per build.
+-- Incremental (docs/decisions/0004): a run re-rates every usage_date that received events
+-- from files loaded since the last run, late events included, however old their day.
 with priced as (
     select * from {{ ref('int_usage_events_priced') }}
+    {%- if is_incremental() %}
+    where usage_date in (
+        select distinct usage_date
+        from {{ ref('stg_meterhouse__usage_events') }}
+        where file_id > (select coalesce(max(last_file_id), 0) from {{ this }})
+    )
+    {%- endif %}
 ),
 
 final as (
@@ -21,7 +32,8 @@ final as (
         sum(cache_write_tokens) as cache_write_tokens,
         sum(reasoning_tokens) as reasoning_tokens,
         sum(non_reasoning_output_tokens) as non_reasoning_output_tokens,
-        sum(api_cost_usd) as api_cost_usd
+        sum(api_cost_usd) as api_cost_usd,
+        max(file_id) as last_file_id
     from priced
     group by tenant_id, model_name, model_id, usage_date, service_tier, is_priced
 )
