@@ -1,6 +1,7 @@
 -- One row per model name seen in the events: the price-book model it resolves to and the
 -- rule that matched (null model_id: unresolved, so its usage is unpriced, never $0).
 {%- set rules = ['case', 'provider_prefix', 'version_suffix', 'date_suffix'] %}
+{%- set first_party = 'openai|anthropic|gemini|mistral|deepseek|xai|cohere|groq' %}
 with names as (
     select distinct model_name from {{ ref('stg_meterhouse__usage_events') }}
 ),
@@ -35,7 +36,17 @@ ranked as (
         *,
         row_number() over (
             partition by model_name
-            order by rule_rank, length(model_id), model_id
+            order by
+                rule_rank,
+                -- on a tie: a name without a provider prefix, then a first-party provider's
+                -- own listing, before resellers (azure/, bedrock/, openrouter/...)
+                case
+                    when model_id not like '%/%' then 0
+                    when regexp_matches(lower(model_id), '^({{ first_party }})/') then 1
+                    else 2
+                end,
+                length(model_id),
+                model_id
         ) as preference
     from candidates
 ),

@@ -1,8 +1,10 @@
 {{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='usage_date') }}
 -- depends_on: {{ ref('stg_meterhouse__usage_events') }}
 -- One pass over the events: usage and vendor cost per tenant, raw model name, resolved
--- model, day, service tier and priced-or-not. fct_usage_daily and fct_unpriced_usage both
--- read this, so the events are rated once per build.
+-- model, day, service tier, success, priced-or-not and the per-class list prices applied
+-- (a price change or a context tier splits a group, so an invoice line has one unit price).
+-- fct_usage_daily, fct_unpriced_usage and the invoice lines all read this, so the events
+-- are rated once per build.
 -- Incremental (docs/decisions/0004): a run re-rates every usage_date that received events
 -- from files loaded since the last run, late events included, however old their day.
 with priced as (
@@ -23,7 +25,13 @@ final as (
         model_id,
         usage_date,
         service_tier,
+        is_success,
         is_priced,
+        input_usd_per_1m_tokens,
+        output_usd_per_1m_tokens,
+        cache_read_usd_per_1m_tokens,
+        cache_write_usd_per_1m_tokens,
+        reasoning_usd_per_1m_tokens,
         count(*) as request_count,
         sum(input_tokens) as input_tokens,
         sum(output_tokens) as output_tokens,
@@ -35,7 +43,10 @@ final as (
         sum(api_cost_usd) as api_cost_usd,
         max(file_id) as last_file_id
     from priced
-    group by tenant_id, model_name, model_id, usage_date, service_tier, is_priced
+    group by
+        tenant_id, model_name, model_id, usage_date, service_tier, is_success, is_priced,
+        input_usd_per_1m_tokens, output_usd_per_1m_tokens, cache_read_usd_per_1m_tokens,
+        cache_write_usd_per_1m_tokens, reasoning_usd_per_1m_tokens
 )
 
 select * from final
