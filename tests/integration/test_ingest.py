@@ -7,6 +7,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from meterhouse.schemas.events import RULES, event_schema
@@ -146,6 +148,31 @@ def test_event_at_is_stored_in_utc(write: Write, db: Path) -> None:
     assert got["d0"] == datetime(2026, 10, 1)
     dates = dict(query(db, "select request_id, usage_date from raw.usage_events"))
     assert dates["b0"] == date(2026, 9, 30)
+
+
+def test_offset_time_zones_half_floats_and_huge_counts(db: Path, tmp_path: Path) -> None:
+    """What pandas and other writers produce: '+05:45' offsets, float16, near-int64 counts."""
+    path = tmp_path / "odd_types.parquet"
+    table = pa.table({
+        "request_id": ["a", "b"],
+        "event_at": pa.array([datetime(2026, 10, 1, 1, 0)] * 2, pa.timestamp("us", tz="+05:45")),
+        "tenant_id": ["t", "t"],
+        "model": ["gpt-4.1", "gpt-4.1"],
+        "input_tokens": [10, 10],
+        "output_tokens": [1, 1],
+        "cache_read_tokens": [0, 2**62],
+        "cache_write_tokens": [0, 2**62],  # the sum wraps int64: still "cache exceeds input"
+        "score": pa.array([1.5, 2.5], pa.float16()),
+    })  # fmt: skip
+    pq.write_table(table, path)
+    result = run("ingest", path, "--db", db)
+    assert result.exit_code == 0, result.output
+    assert query(db, "select request_id, event_at from raw.usage_events") == [
+        ("a", datetime(2026, 10, 1, 1, 0))  # stored instants are UTC already
+    ]
+    assert query(db, "select request_id, rules_broken from raw.quarantined_events") == [
+        ("b", "cache_exceeds_input")
+    ]
 
 
 def test_column_order_widths_case_and_extra_columns(write: Write, db: Path) -> None:

@@ -103,12 +103,17 @@ def test_bad_catalog_is_a_clear_error(tmp_path: Path, db: Path) -> None:
 
 
 @pytest.mark.slow
-def test_old_usage_keeps_its_price_after_a_price_change(
+def test_usage_is_rated_at_the_price_in_force_and_later_imports_change_nothing(
     tmp_path: Path, db: Path, write: Any
 ) -> None:
-    """Rated at the price in force at event_at: a later import never re-prices history."""
-    first = write_catalog(tmp_path / "july.json", CATALOG)
-    run("prices", "import", "--litellm", first, "--effective-from", "2026-07-24", "--db", db)
+    """Rated at the price in force at event_at; a later import never re-prices history."""
+    july = write_catalog(tmp_path / "july.json", CATALOG)
+    cheaper = json.loads(json.dumps(CATALOG))
+    cheaper["gpt-4.1"]["input_cost_per_token"] = 1.5e-06
+    sept = write_catalog(tmp_path / "sept.json", cheaper)
+    run("prices", "import", "--litellm", july, "--effective-from", "2026-07-24", "--db", db)
+    run("prices", "import", "--litellm", sept, "--effective-from", "2026-09-15T12:00:00",
+        "--db", db)  # fmt: skip
     at = [datetime(2026, 9, 15, 11, 59, 59, 999_999, tzinfo=UTC),  # just before the change
           datetime(2026, 9, 15, 12, 0, 0, tzinfo=UTC)]  # fmt: skip
     events = event_rows(2, event_at=at, input_tokens=[1_000_000, 1_000_000],
@@ -116,18 +121,22 @@ def test_old_usage_keeps_its_price_after_a_price_change(
                         reasoning_tokens=[0, 0])  # fmt: skip
     assert run("ingest", write("sept.parquet", events), "--db", db).exit_code == 0
     assert run("build", "--db", db).exit_code == 0
-    before = query(db, "select request_id, api_cost_usd from main.int_usage_events_priced")
+    costs = "select request_id, api_cost_usd from main.int_usage_events_priced order by 1"
+    rated = query(db, costs)
+    assert rated == [("r0", Decimal(2)), ("r1", Decimal("1.5"))]
 
-    cheaper = json.loads(json.dumps(CATALOG))
-    cheaper["gpt-4.1"]["input_cost_per_token"] = 1.5e-06
-    second = write_catalog(tmp_path / "sept.json", cheaper)
-    run("prices", "import", "--litellm", second, "--effective-from", "2026-09-15T12:00:00",
-        "--db", db)  # fmt: skip
-    assert run("build", "--db", db).exit_code == 0
-    after = dict(query(db, "select request_id, api_cost_usd from main.int_usage_events_priced"))
-
-    assert dict(before) == {"r0": Decimal(2), "r1": Decimal(2)}
-    assert after == {"r0": Decimal(2), "r1": Decimal("1.5")}  # only the event after the change
+    dearer = json.loads(json.dumps(CATALOG))
+    dearer["gpt-4.1"]["input_cost_per_token"] = 9e-06
+    october = write_catalog(tmp_path / "oct.json", dearer)
+    retro = run("prices", "import", "--litellm", october, "--effective-from", "2026-09-15",
+                "--db", db)  # fmt: skip
+    assert retro.exit_code == 1
+    assert "would re-price it" in retro.output
+    later = run("prices", "import", "--litellm", october, "--effective-from", "2026-10-01",
+                "--db", db)  # fmt: skip
+    assert later.exit_code == 0, later.output
+    assert run("build", "--db", db, "--full-refresh").exit_code == 0
+    assert query(db, costs) == rated  # September re-run after the price change: same money
 
 
 @pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="../shared/data is not beside the checkout")

@@ -105,8 +105,9 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "cache_exceeds_input",
+        # written so that it cannot overflow int64 (a sum of two huge counts would wrap)
         (
-            pl.col("cache_read_tokens") + pl.col("cache_write_tokens") > pl.col("input_tokens")
+            pl.col("cache_read_tokens") > pl.col("input_tokens") - pl.col("cache_write_tokens")
         ).fill_null(False),
         "cache_read_tokens + cache_write_tokens is greater than input_tokens",
     ),

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from meterhouse.core.dedup import COPY_COLUMNS, classify_repeats, is_new_request
 from meterhouse.core.events import FileReading, read_file_columns
@@ -88,11 +90,31 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _readable_type(field: pa.Field) -> pa.Field:
+    """Arrow types Polars or DuckDB cannot take, as ones they can, with the same values.
+
+    A tz-aware timestamp is stored as a UTC instant, so relabelling it UTC changes no value
+    and spares Polars offset zones like '+05:45' it cannot parse; float16 becomes float32.
+    """
+    if pa.types.is_timestamp(field.type) and field.type.tz is not None:
+        return field.with_type(pa.timestamp(field.type.unit, "UTC"))
+    if pa.types.is_float16(field.type):
+        return field.with_type(pa.float32())
+    return field
+
+
+def _polars_schema(schema: pa.Schema) -> pl.Schema:
+    readable = pa.schema([_readable_type(f) for f in schema])
+    frame = pl.from_arrow(readable.empty_table())
+    assert isinstance(frame, pl.DataFrame)
+    return frame.schema
+
+
 def _plan(path: Path) -> _Planned:
     """Check that a file can be loaded at all, before anything is written."""
     try:
-        schema = pl.Schema(pl.read_parquet_schema(path))
-    except Exception as exc:  # polars raises several types for a bad footer
+        schema = _polars_schema(pq.read_schema(path))
+    except Exception as exc:  # pyarrow raises several types for a bad footer
         raise MeterhouseError(
             f"{path}: not a readable Parquet file ({type(exc).__name__}). It may be truncated "
             "or in another format; re-export it, or move it out of the folder being loaded."
@@ -220,7 +242,11 @@ def _verify(
 
 def _read(path: Path) -> pl.DataFrame:
     try:
-        return pl.read_parquet(path)
+        table = pq.read_table(path)
+        table = table.cast(pa.schema([_readable_type(f) for f in table.schema]))
+        frame = pl.from_arrow(table)
+        assert isinstance(frame, pl.DataFrame)
+        return frame
     except Exception as exc:
         raise MeterhouseError(
             f"{path}: the Parquet data cannot be read ({type(exc).__name__}: {exc}). The file "
@@ -260,8 +286,9 @@ def _quarantine_bad_rows(
         ).alias("rules_broken"),
         pl.lit(None, pl.String).alias("detail"),
     )
-    row_values = raw.filter(is_bad).select(pl.struct(pl.all()).alias("row"))
-    _quarantine(con, bad.with_columns(row_values), now)
+    if bad.height:
+        row_values = raw.filter(is_bad).select(pl.struct(pl.all()).alias("row"))
+        _quarantine(con, bad.with_columns(row_values), now)
     outcome.rows_read = raw.height
     outcome.rows_quarantined = bad.height
     good = event_schema().validate(checked.filter(~is_bad).drop("_non_integer"))
@@ -326,7 +353,8 @@ def _load_new_requests(
         ).alias("detail"),
         pl.struct(*COLUMN_NAMES).alias("row"),
     )  # fmt: skip
-    _quarantine(con, conflicts, now)
+    if conflicts.height:
+        _quarantine(con, conflicts, now)
     per_file = repeats.group_by("file_id").agg(
         pl.col("is_duplicate").sum().alias("duplicates"),
         (~pl.col("is_duplicate")).sum().alias("conflicts"),

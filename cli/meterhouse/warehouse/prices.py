@@ -4,7 +4,8 @@ Prices are keyed by model, service tier, context tier and token class. An import
 a new key opens at T; a changed price closes the row in force at T and opens a new one; an
 unchanged price adds nothing; a key the new catalog no longer lists stays in force (a vendor
 dropping a model from a catalog does not end what it charged). Nothing is deleted, and an
-import may not start before a price already in force: history is not rewritten.
+import may not start before a price already in force, nor before usage already loaded:
+history is not rewritten, so rated usage and issued invoices keep their prices.
 """
 
 from __future__ import annotations
@@ -33,6 +34,13 @@ def import_prices(
 ) -> PriceImport:
     """Merge `prices` (core.prices.PRICE_COLUMNS) into raw.price_book as of `effective_from`."""
     now = datetime.now(UTC).replace(tzinfo=None)
+    [(last_event,)] = con.execute("select max(event_at) from raw.usage_events").fetchall()
+    if last_event is not None and effective_from <= last_event:
+        raise MeterhouseError(
+            f"usage up to {last_event:%Y-%m-%d %H:%M:%S} UTC is already loaded and priced; "
+            f"prices starting {effective_from:%Y-%m-%d %H:%M:%S} would re-price it. Give an "
+            "--effective-from after that (history is never rewritten)."
+        )
     con.begin()
     try:
         con.register("_prices", prices)
