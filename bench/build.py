@@ -1,7 +1,8 @@
 """Build benchmark: `meterhouse build` (dbt) against one hand-written DuckDB query.
 
-Needs the 10M-event warehouse that bench/ingest.py leaves in bench/out/mh.duckdb. Copies it,
-imports the real LiteLLM catalog when ../shared is there (else the snapshot seed prices), then,
+Needs the 10M-event warehouse that bench/ingest.py leaves in bench/out/mh.duckdb. Makes a new
+warehouse, imports the real LiteLLM catalog into it when ../shared is there (else the snapshot
+seed prices; prices must be in before the usage they price), copies the loaded events in, then,
 each in a fresh process:
   (a) the floor: one SQL statement computing fct_usage_daily with prices, given the small
       resolution and price-version tables (materialized beforehand, not timed);
@@ -13,7 +14,6 @@ each in a fresh process:
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 import time
@@ -49,6 +49,15 @@ left join bench_versions p
 group by all
 ''')
 """
+COPY_RAW = """
+import sys
+from pathlib import Path
+from meterhouse.warehouse.db import connect
+with connect(Path(sys.argv[1])) as con:  # creates the raw tables when no import did
+    con.execute(f"attach '{sys.argv[2]}' as src (read_only)")
+    for table in ("usage_events", "quarantined_events", "load_manifest"):
+        con.execute(f"insert into raw.{table} select * from src.raw.{table}")
+"""
 PREPARE = """
 import duckdb, sys
 con = duckdb.connect(sys.argv[1])
@@ -70,12 +79,13 @@ def main() -> None:
     if not source.exists() or not day.exists():
         sys.exit("run bench/ingest.py first: it leaves the 10M-event warehouse in bench/out")
     db = OUT / "build.duckdb"
-    shutil.copy(source, db)
+    db.unlink(missing_ok=True)
     meterhouse = str(Path(sys.executable).with_name("meterhouse"))
     if CATALOG.exists():
         subprocess.run([meterhouse, "prices", "import", "--litellm", str(CATALOG),
                         "--effective-from", "2026-07-24", "--db", str(db)], check=True,
                        stdout=subprocess.DEVNULL)  # fmt: skip
+    subprocess.run([sys.executable, "-c", COPY_RAW, str(db), str(source)], check=True)
     b = timed([meterhouse, "build", "--db", str(db)])
     results = Path(__file__).resolve().parents[1] / "target" / "run_results.json"
     nodes = {r["unique_id"].split(".")[-1]: r["execution_time"]
