@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Annotated
 
@@ -213,6 +214,18 @@ def _print_summary(db: Path) -> None:
         f"duplicates {s.rows_duplicate:,} + quarantined {s.rows_quarantined:,}\n"
         f"{s.events:,} events, {s.tenants} tenants, {s.models} model names, {span}"
     )
+    if s.api_cost_usd is not None:
+        cost = s.api_cost_usd.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+        out.print(
+            f"vendor cost at list price: USD {cost:,} (shown to the cent); "
+            f"{s.unpriced_requests:,} requests unpriced (see fct_unpriced_usage)"
+        )
+    if s.invoices:
+        table = Table("month", "currency", "invoices", "total", "with unpriced usage",
+                      title="draft invoices (fct_invoices)")  # fmt: skip
+        for month, currency, count, total, unpriced in s.invoices:
+            table.add_row(f"{month:%Y-%m}", currency, str(count), f"{total:,}", str(unpriced))
+        out.print(table)
     if s.quarantine_by_rule:
         table = Table("quarantined because", "rows", title="quarantine (raw.quarantined_events)")
         for rule, n in s.quarantine_by_rule:

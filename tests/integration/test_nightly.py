@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import pytest
@@ -35,6 +36,10 @@ def test_nightly_on_generated_data_accounts_for_every_row(tmp_path: Path) -> Non
     assert duplicate == truth["duplicate_rows"]
     assert quarantined == truth["bad_rows"] + truth["conflict_rows"]
     assert f"{loaded:,} events" in result.output  # the summary says what the warehouse holds
+    [(cost,)] = query(db, "select sum(api_cost_usd) from main.fct_usage_daily")
+    shown = cost.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    assert f"vendor cost at list price: USD {shown:,}" in result.output
+    assert "draft invoices" in result.output
     # dbt built the models on top of the loaded events
     assert query(db, "select count(*) from main.stg_meterhouse__usage_events") == [(loaded,)]
     assert query(db, "select count(*) from main.fct_file_loads") == [(truth["files"],)]

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 
 import duckdb
 
@@ -22,6 +23,10 @@ class Summary:
     last_date: date | None
     quarantine_by_rule: list[tuple[str, int]]
     dbt_relations: list[tuple[str, str, int]]  # schema, name, rows
+    api_cost_usd: Decimal | None = None  # vendor cost at list price, unrounded
+    unpriced_requests: int = 0
+    invoices: list[tuple[date, str, int, Decimal, int]] = field(default_factory=list)
+    # month, currency, invoices, total amount, invoices with unpriced usage
 
 
 def summarize(con: duckdb.DuckDBPyConnection) -> Summary:
@@ -45,6 +50,20 @@ def summarize(con: duckdb.DuckDBPyConnection) -> Summary:
         (schema, table, con.execute(f'select count(*) from "{schema}"."{table}"').fetchall()[0][0])
         for schema, table in tables
     ]
+    built = {table for schema, table in tables if schema == "main"}
+    cost, unpriced = None, 0
+    if "fct_usage_daily" in built:
+        [(cost, unpriced)] = con.execute(
+            "select sum(api_cost_usd), coalesce(sum(request_count) filter (not is_priced), 0) "
+            "from main.fct_usage_daily"
+        ).fetchall()
+    invoices = []
+    if "fct_invoices" in built:
+        invoices = con.execute(
+            "select invoice_month, currency, count(*), sum(total_amount), "
+            "count(*) filter (unpriced_tokens > 0) from main.fct_invoices group by all "
+            "order by all"
+        ).fetchall()
     files, read, loaded, duplicate, quarantined = (int(v) for v in manifest)
     return Summary(
         files=files,
@@ -59,4 +78,7 @@ def summarize(con: duckdb.DuckDBPyConnection) -> Summary:
         last_date=events[4],
         quarantine_by_rule=[(str(r), int(n)) for r, n in by_rule],
         dbt_relations=[(str(s), str(t), int(n)) for s, t, n in relations],
+        api_cost_usd=cost,
+        unpriced_requests=int(unpriced),
+        invoices=[(m, str(c), int(n), t, int(u)) for m, c, n, t, u in invoices],
     )
