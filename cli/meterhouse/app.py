@@ -232,7 +232,7 @@ def _print_summary(db: Path) -> None:
             table.add_row(rule, f"{n:,}")
         out.print(table)
     if s.dbt_relations:
-        table = Table("schema", "table", "rows", title="built models")
+        table = Table("schema", "mart", "rows", title="marts")
         for schema, name, n in s.dbt_relations:
             table.add_row(schema, name, f"{n:,}")
         out.print(table)

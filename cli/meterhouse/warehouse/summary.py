@@ -46,9 +46,10 @@ def summarize(con: duckdb.DuckDBPyConnection) -> Summary:
         "select schema_name, table_name from duckdb_tables() "
         "where schema_name <> 'raw' and not temporary order by all"
     ).fetchall()
-    relations = [
+    relations = [  # the marts users query; seeds and intermediates stay out of the summary
         (schema, table, con.execute(f'select count(*) from "{schema}"."{table}"').fetchall()[0][0])
         for schema, table in tables
+        if table.startswith(("fct_", "dim_"))
     ]
     built = {table for schema, table in tables if schema == "main"}
     cost, unpriced = None, 0
