@@ -159,7 +159,8 @@ def _self_hosted() -> list[ModelSpec]:
 
 
 def _from_entry(key: str, entry: dict[str, Any], popularity: float) -> ModelSpec:
-    writes = float(entry.get("cache_creation_input_token_cost") or 0.0) > 0.0
+    # only whether the model has a cache-write price matters here, not its amount
+    writes = bool(entry.get("cache_creation_input_token_cost"))
     caches = bool(entry.get("supports_prompt_caching")) or writes
     reasons = bool(entry.get("supports_reasoning"))
     provider = _PROVIDERS[str(entry["litellm_provider"])]
