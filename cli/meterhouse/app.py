@@ -168,7 +168,7 @@ app.add_typer(prices_app, name="prices")
 def prices_import(
     litellm: Annotated[
         Path,
-        typer.Option(help="LiteLLM's model_prices_and_context_window.json.", exists=False),
+        typer.Option(help="LiteLLM's model_prices_and_context_window.json."),
     ],
     effective_from: Annotated[
         datetime,
@@ -190,7 +190,7 @@ def prices_import(
     with user_errors():
         if not litellm.is_file():
             raise MeterhouseError(f"{litellm}: no such file. Give the path of the catalog JSON.")
-        prices = catalog_prices(load_catalog(litellm.read_text(), str(litellm)))
+        prices = catalog_prices(load_catalog(litellm.read_bytes(), str(litellm)))
         with connect(resolve_db(db)) as con:
             done = import_prices(con, prices, effective_from, source=f"litellm:{litellm.name}")
     out.print(

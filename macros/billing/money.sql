@@ -13,3 +13,10 @@
 {% macro prorate(amount, part, whole) -%}
     (cast((cast(cast({{ amount }} as decimal(38, 12)) * 1000000000000 as hugeint) * {{ part }}) // {{ whole }} as decimal(38, 0)) * cast(0.000000000001 as decimal(13, 12)))
 {%- endmacro %}
+
+{#- Amount for `tokens` at a price per 1M tokens, exact: multiplying by 0.000001 keeps a
+    DECIMAL (dividing would give a DOUBLE on DuckDB). Unrounded: money is rounded once, on
+    invoice lines. -#}
+{% macro amount_for_tokens(tokens, price_per_1m_tokens) -%}
+    (cast({{ tokens }} as decimal(38, 0)) * {{ price_per_1m_tokens }} * cast(0.000001 as decimal(7, 6)))
+{%- endmacro %}

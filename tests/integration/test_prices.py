@@ -100,6 +100,12 @@ def test_bad_catalog_is_a_clear_error(tmp_path: Path, db: Path) -> None:
     assert result.exit_code == 1
     assert "not valid JSON" in result.output
     assert "Traceback" not in result.output
+    binary = tmp_path / "catalog.parquet"
+    binary.write_bytes(b"PAR1\xff\xfe\x00\x9c")
+    result = run("prices", "import", "--litellm", binary, "--effective-from", "2026-07-24",
+                 "--db", db)  # fmt: skip
+    assert result.exit_code == 1
+    assert "not valid JSON" in result.output
 
 
 @pytest.mark.slow

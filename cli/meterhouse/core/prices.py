@@ -46,13 +46,14 @@ PRICE_COLUMNS: dict[str, pl.DataType] = {
 }
 
 
-def load_catalog(text: str, source: str) -> dict[str, Any]:
+def load_catalog(content: bytes, source: str) -> dict[str, Any]:
     """Parse the catalog JSON with every number as Decimal (never a float)."""
     try:
-        catalog = json.loads(text, parse_float=Decimal, parse_int=Decimal)
-    except json.JSONDecodeError as exc:
+        catalog = json.loads(content, parse_float=Decimal, parse_int=Decimal)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        detail = f"{exc.msg} at line {exc.lineno}" if isinstance(exc, json.JSONDecodeError) else exc
         raise MeterhouseError(
-            f"{source}: not valid JSON ({exc.msg} at line {exc.lineno}). Give LiteLLM's "
+            f"{source}: not valid JSON ({detail}). Give LiteLLM's "
             "model_prices_and_context_window.json."
         ) from exc
     if not isinstance(catalog, dict):

@@ -128,8 +128,9 @@ RULES: tuple[Rule, ...] = (
     ),
 )
 # Rules the loader applies before a row reaches the canonical types, so Pandera cannot see them.
+NON_INTEGER_RULE = "non_integer_tokens"
 PARSE_RULES = {
-    "non_integer_tokens": "a token count is fractional, not a number, or too large for int64",
+    NON_INTEGER_RULE: "a token count is fractional, not a number, or too large for int64",
 }
 # Not a property of one row: a repeat of a loaded request_id with different billing fields.
 CONFLICT_RULE = "conflicting_duplicate"

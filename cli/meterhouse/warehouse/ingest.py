@@ -30,6 +30,7 @@ from meterhouse.progress import Report
 from meterhouse.schemas.events import (
     COLUMN_NAMES,
     CONFLICT_RULE,
+    NON_INTEGER_RULE,
     any_rule_broken,
     broken_rules,
     event_schema,
@@ -280,7 +281,7 @@ def _quarantine_bad_rows(
         "request_id",
         "tenant_id",
         pl.concat_str(
-            [pl.when("_non_integer").then(pl.lit("non_integer_tokens")), broken_rules()],
+            [pl.when("_non_integer").then(pl.lit(NON_INTEGER_RULE)), broken_rules()],
             separator=", ",
             ignore_nulls=True,
         ).alias("rules_broken"),

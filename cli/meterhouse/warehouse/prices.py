@@ -18,7 +18,8 @@ import polars as pl
 
 from meterhouse.errors import MeterhouseError
 
-KEY = "model_id, service_tier, min_context_tokens, token_class"
+KEY_COLUMNS = ("model_id", "service_tier", "min_context_tokens", "token_class")
+KEY = ", ".join(KEY_COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -73,8 +74,7 @@ def import_prices(
             update raw.price_book p set effective_to = ?
             from _compared c
             where p.effective_to is null
-              and ({", ".join("p." + k for k in KEY.split(", "))})
-                = ({", ".join("c." + k for k in KEY.split(", "))})
+              and {" and ".join(f"p.{k} = c.{k}" for k in KEY_COLUMNS)}
               and c.current_usd_per_1m_tokens <> c.usd_per_1m_tokens
             """,
             [effective_from],
