@@ -28,8 +28,8 @@ demo: $(VENV)/.runtime
 	$(BIN)/meterhouse generate --out $(SAMPLE) --days 45 --tenants 25 --events-per-day 20000
 	@if [ -f "$(CATALOG)" ]; then \
 	  $(BIN)/meterhouse prices import --litellm "$(CATALOG)" --effective-from 2026-07-24 --db $(DB); \
-	else echo "no LiteLLM catalog at $(CATALOG): pricing with seeds/price_book_snapshot.csv"; fi
-	$(BIN)/meterhouse nightly --events $(SAMPLE)/events --db $(DB)
+	else echo "no LiteLLM catalog at $(CATALOG): pricing with seeds/reference/price_book_snapshot.csv"; fi
+	$(BIN)/meterhouse nightly --events $(SAMPLE)/events --contracts $(SAMPLE)/contracts --db $(DB)
 
 ## check: lint, format and type checks
 check: lint typecheck

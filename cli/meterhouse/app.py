@@ -39,6 +39,18 @@ DbOption = Annotated[
     ),
 ]
 
+ContractsOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--contracts",
+        envvar="METERHOUSE_CONTRACTS_DIR",
+        help="Folder with tenant_contracts.csv, contract_volume_tiers.csv and credit_grants.csv "
+        "[default: the shipped seeds/contracts; env METERHOUSE_CONTRACTS_DIR]. Give the same "
+        "folder every night: invoices follow the contracts of the latest build.",
+        show_default=False,
+    ),
+]
+
 
 @contextmanager
 def user_errors() -> Iterator[None]:
@@ -64,7 +76,8 @@ def generate(
         datetime, typer.Option(formats=["%Y-%m-%d"], help="First day (YYYY-MM-DD).")
     ] = datetime(2026, 9, 1),
 ) -> None:
-    """Write realistic sample usage exports (one Parquet file per day) with real-world dirt."""
+    """Write realistic sample usage exports (one Parquet file per day) with real-world dirt,
+    and contracts for the tenants (give them to nightly with --contracts OUT/contracts)."""
     from meterhouse.paths import shared_data_dir
     from meterhouse.sample import generate_sample
 
@@ -78,7 +91,7 @@ def generate(
         f"({summary.clean_events:,} distinct valid requests, {summary.duplicate_rows:,} "
         f"duplicates, {summary.conflict_rows:,} conflicts, {summary.bad_rows:,} bad rows, "
         f"{summary.late_rows:,} late)\ntokens from {summary.token_source}; "
-        f"models from {summary.model_source}"
+        f"models from {summary.model_source}\ntenant contracts in {out_dir}/contracts"
     )
 
 
@@ -131,29 +144,33 @@ def build(
         bool,
         typer.Option(help="Rebuild incremental models from all events (after editing seeds)."),
     ] = False,
+    contracts: ContractsOption = None,
 ) -> None:
     """Run `dbt build` (models and their tests) on the warehouse."""
     from meterhouse.warehouse.dbt import run_dbt
 
     extra = (["--select", select] if select else []) + (["--full-refresh"] if full_refresh else [])
     with user_errors():
-        run_dbt("build", resolve_db(db), extra)
+        run_dbt("build", resolve_db(db), extra, contracts)
 
 
 @app.command()
 def nightly(
     events: Annotated[Path, typer.Option(help="Folder of the nightly Parquet exports.")],
     db: DbOption = None,
+    contracts: ContractsOption = None,
 ) -> None:
     """The nightly job: ingest what is new under --events, then build and test the models."""
-    from meterhouse.warehouse.dbt import run_dbt
+    from meterhouse.warehouse.dbt import check_contracts, run_dbt
 
     with user_errors():
+        if contracts is not None:
+            check_contracts(contracts)  # before loading anything
         path = resolve_db(db)
         _print_ingest(_ingest(path, [events], allow_changed=False))
         # dbt unit tests check the SQL logic, not the night's data: `make test` and
         # `meterhouse build` run them; the nightly job skips them.
-        run_dbt("build", path, ["--exclude", "test_type:unit"])
+        run_dbt("build", path, ["--exclude", "test_type:unit"], contracts)
         _print_summary(path)
 
 

@@ -18,8 +18,8 @@ import pytest
 
 from tests.conftest import query, run
 
-SEEDS = Path(__file__).resolve().parents[2] / "seeds"
-MONTH = date(2026, 9, 1)
+REFERENCE = Path(__file__).resolve().parents[2] / "seeds" / "reference"
+MONTHS = (date(2026, 9, 1), date(2026, 10, 1))
 CLASSES = {  # invoice token class: (quantity column, list price column)
     "input": ("uncached_input_tokens", "input_usd_per_1m_tokens"),
     "cache_read": ("cache_read_tokens", "cache_read_usd_per_1m_tokens"),
@@ -29,8 +29,8 @@ CLASSES = {  # invoice token class: (quantity column, list price column)
 }
 
 
-def seed(name: str) -> list[dict[str, str]]:
-    with (SEEDS / f"{name}.csv").open() as handle:
+def seed(folder: Path, name: str) -> list[dict[str, str]]:
+    with (folder / f"{name}.csv").open() as handle:
         return list(csv.DictReader(handle))
 
 
@@ -42,56 +42,60 @@ def cents(value: Decimal) -> Decimal:
     return value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
-def contract_for(tenant: str) -> dict[str, Any]:
-    for row in seed("tenant_contracts"):
+def contract_for(contracts: Path, tenant: str, month: date) -> dict[str, Any]:
+    for row in seed(contracts, "tenant_contracts"):
         ends = date.fromisoformat(row["effective_to"]) if row["effective_to"] else date.max
-        if row["tenant_id"] == tenant and date.fromisoformat(row["effective_from"]) <= MONTH < ends:
+        if row["tenant_id"] == tenant and date.fromisoformat(row["effective_from"]) <= month < ends:
             return row
     return {"contract_id": "default", "plan_id": "list", "currency": "USD", "discount_ratio": "",
             "monthly_commitment_amount": "", "free_tokens_per_month": "",
             "bills_failed_requests": "false"}  # fmt: skip
 
 
-def sell_price_usd(plan: str, model: str, token_class: str, list_price: Decimal) -> Decimal:
-    cards = [c for c in seed("rate_cards") if c["plan_id"] == plan
+def sell_price_usd(
+    month: date, plan: str, model: str, token_class: str, listed: Decimal
+) -> Decimal:
+    cards = [c for c in seed(REFERENCE, "rate_cards") if c["plan_id"] == plan
              and c["model_id"] in (model, "*") and c["token_class"] in (token_class, "*")
-             and date.fromisoformat(c["effective_from"]) <= MONTH]  # fmt: skip
+             and date.fromisoformat(c["effective_from"]) <= month]  # fmt: skip
     card = max(cards, key=lambda c: (c["model_id"] != "*", c["token_class"] != "*"))
     if card["usd_per_1m_tokens"]:
         return Decimal(card["usd_per_1m_tokens"])
-    return list_price * (1 + Decimal(card["markup_ratio"]))
+    return listed * (1 + Decimal(card["markup_ratio"]))
 
 
-def fx(currency: str) -> Decimal:
+def fx(currency: str, month: date) -> Decimal:
     rates = [
         r
-        for r in seed("fx_rates")
-        if r["currency"] == currency and date.fromisoformat(r["rate_month"]) <= MONTH
+        for r in seed(REFERENCE, "fx_rates")
+        if r["currency"] == currency and date.fromisoformat(r["rate_month"]) <= month
     ]
     return Decimal(max(rates, key=lambda r: r["rate_month"])["units_per_usd"])
 
 
-def expected_total(db: Path, tenant: str) -> Decimal:
-    contract = contract_for(tenant)
-    columns = [r[0] for r in query(db, "describe main.int_usage_priced_daily")]
-    priced = query(db, "select * from main.int_usage_priced_daily where is_priced")
-    usage = [dict(zip(columns, r, strict=True)) for r in priced]
-    usage = [u for u in usage if u["tenant_id"] == tenant
-             and MONTH <= u["usage_date"] < date(2026, 10, 1)]  # fmt: skip
+def total_before_credits(
+    usage: list[dict[str, Any]], contracts: Path, tenant: str, month: date
+) -> tuple[Decimal, str]:
+    """The tenant-month's rounded lines summed, commitment applied, and the currency."""
+    contract = contract_for(contracts, tenant, month)
     bills_failed = contract["bills_failed_requests"] == "true"
-    quantities: dict[tuple[str, str, Decimal], int] = defaultdict(int)
+    rate = fx(contract["currency"], month)
+    quantities: dict[tuple[str, str, Decimal], int] = defaultdict(int)  # one line per unit price
     for u in usage:
+        if u["tenant_id"] != tenant or u["usage_date"].replace(day=1) != month:
+            continue
         if not (u["is_success"] or bills_failed):
             continue
         for token_class, (quantity, price) in CLASSES.items():
             if u[quantity]:
-                quantities[(u["model_id"], token_class, u[price])] += u[quantity]
-    rate = fx(contract["currency"])
+                unit = sell_price_usd(
+                    month, contract["plan_id"], u["model_id"], token_class, u[price]
+                )
+                unit = (unit * rate).quantize(Decimal("1e-12"), rounding=ROUND_HALF_UP)
+                quantities[(u["model_id"], token_class, unit)] += u[quantity]
     lines: list[Decimal] = []
     usage_amount, tokens = Decimal(0), 0
-    for (model, token_class, list_price), quantity in quantities.items():
-        unit = sell_price_usd(contract["plan_id"], model, token_class, list_price) * rate
-        unit = unit.quantize(Decimal("1e-12"), rounding=ROUND_HALF_UP)
+    for (_, _, unit), quantity in quantities.items():
         amount = unit * quantity / Decimal(1_000_000)
         lines.append(cents(amount))
         usage_amount += amount
@@ -99,7 +103,7 @@ def expected_total(db: Path, tenant: str) -> Decimal:
     free = min(int(dec(contract["free_tokens_per_month"])), tokens)
     free_amount = usage_amount * free / tokens
     tiers = sorted((int(t["from_tokens"]), Decimal(t["discount_ratio"]))
-                   for t in seed("contract_volume_tiers")
+                   for t in seed(contracts, "contract_volume_tiers")
                    if t["contract_id"] == contract["contract_id"])  # fmt: skip
     tier_amount = Decimal(0)
     for index, (start, ratio) in enumerate(tiers):
@@ -113,8 +117,32 @@ def expected_total(db: Path, tenant: str) -> Decimal:
     lines += [cents(-free_amount)] if free_amount else []
     lines += [cents(-discount)] if discount else []
     total = sum(lines, Decimal(0))
-    commitment = dec(contract["monthly_commitment_amount"])
-    return max(total, commitment)
+    return max(total, dec(contract["monthly_commitment_amount"])), contract["currency"]
+
+
+def expected_invoices(db: Path, contracts: Path) -> dict[tuple[str, date], tuple[Decimal, str]]:
+    """Every tenant-month's total and currency, prepaid credits drawn oldest month first."""
+    columns = [r[0] for r in query(db, "describe main.int_usage_priced_daily")]
+    priced = query(db, "select * from main.int_usage_priced_daily where is_priced")
+    usage = [dict(zip(columns, r, strict=True)) for r in priced]
+    invoices = {
+        (tenant, month): total_before_credits(usage, contracts, tenant, month)
+        for tenant in {u["tenant_id"] for u in usage}
+        for month in MONTHS
+        if any(u["tenant_id"] == tenant and u["usage_date"].replace(day=1) == month for u in usage)
+    }
+    for grant in seed(contracts, "credit_grants"):
+        left = Decimal(grant["amount"])
+        first = date.fromisoformat(grant["granted_on"]).replace(day=1)
+        ends = date.fromisoformat(grant["expires_on"]).replace(day=1)
+        for month in MONTHS:
+            key = (grant["tenant_id"], month)
+            if key in invoices and first <= month < ends:
+                total, currency = invoices[key]
+                drawn = min(left, max(total, Decimal(0)))
+                invoices[key] = (total - drawn, currency)
+                left -= drawn
+    return invoices
 
 
 @pytest.mark.slow
@@ -122,23 +150,25 @@ def test_invoice_totals_match_an_independent_decimal_recomputation(
     tmp_path: Path, db: Path
 ) -> None:
     sample = tmp_path / "sample"
-    assert run("generate", "--out", sample, "--days", 35, "--tenants", 6,
-               "--events-per-day", 1500, "--seed", 5).exit_code == 0  # fmt: skip
-    result = run("nightly", "--events", sample / "events", "--db", db)
+    assert run("generate", "--out", sample, "--days", 45, "--tenants", 20,
+               "--events-per-day", 1500, "--seed", 2).exit_code == 0  # fmt: skip
+    contracts = sample / "contracts"
+    before = {p.name: p.read_bytes() for p in contracts.iterdir()}
+    result = run("nightly", "--events", sample / "events", "--contracts", contracts, "--db", db)
     assert result.exit_code == 0, result.output
+    assert {p.name: p.read_bytes() for p in contracts.iterdir()} == before  # read, never written
     invoices = {
-        tenant: (total, currency)
-        for tenant, total, currency in query(
-            db,
-            "select tenant_id, total_amount, currency from main.fct_invoices "
-            "where invoice_month = date '2026-09-01'",
+        (tenant, month): (total, currency)
+        for tenant, month, total, currency in query(
+            db, "select tenant_id, invoice_month, total_amount, currency from main.fct_invoices"
         )
     }
-    # tn_0001: EUR, tiers, discount, commitment; tn_0002: GBP, free allowance;
-    # tn_0004: bills failed requests, USD discount; tn_0005: no contract, default list plan
-    for tenant, currency in [("tn_0001", "EUR"), ("tn_0002", "GBP"), ("tn_0004", "USD"),
-                             ("tn_0005", "USD")]:  # fmt: skip
-        with localcontext() as ctx:
-            ctx.prec = 60
-            expected = expected_total(db, tenant)
-        assert invoices[tenant] == (expected, currency), tenant
+    with localcontext() as ctx:
+        ctx.prec = 60
+        expected = expected_invoices(db, contracts)
+    assert invoices == expected
+    # the generated contracts exercise every term at least once
+    lines = {r[0] for r in query(db, "select distinct line_type from main.fct_invoice_lines")}
+    assert lines >= {"usage", "discount", "tier_discount", "free_allowance",
+                     "commitment_shortfall", "credit"}  # fmt: skip
+    assert {c for _, c in invoices.values()} == {"USD", "EUR", "GBP"}

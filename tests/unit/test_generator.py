@@ -95,7 +95,7 @@ def test_same_seed_gives_identical_files_and_another_seed_does_not(tmp_path: Pat
     for name, seed in (("a", 3), ("b", 3), ("c", 4)):
         generate_sample(tmp_path / name, days=4, tenants=5, events_per_day=800, seed=seed)
     first, again, other = (_hashes(tmp_path / name) for name in "abc")
-    assert len(first) == 4 + 3  # four daily files and three reference files
+    assert len(first) == 4 + 3 + 3  # four daily files, three reference and three contract files
     assert first == again
     events = [k for k in first if k.startswith("events")]
     assert all(first[k] != other[k] for k in events)
@@ -318,3 +318,21 @@ def test_catalog_is_topped_up_when_preferred_models_are_gone(tmp_path: Path) -> 
     assert "o3" not in keys
     assert "zz-image" not in keys
     assert keys == [m.key for m in load_models(tmp_path)[0] if m.provider != "self-hosted"]
+
+
+def test_contracts_are_written_for_the_sample_tenants(
+    fallback: tuple[SampleSummary, pl.DataFrame],
+) -> None:
+    from meterhouse.warehouse.dbt import check_contracts
+
+    folder = fallback[0].out_dir / "contracts"
+    check_contracts(folder)  # the columns `meterhouse nightly --contracts` expects
+    contracts = pl.read_csv(folder / "tenant_contracts.csv", infer_schema=False)
+    grants = pl.read_csv(folder / "credit_grants.csv", infer_schema=False)
+    tenants = pl.read_csv(fallback[0].out_dir / "reference" / "tenants.csv")["tenant_id"]
+    assert 0 < contracts["tenant_id"].n_unique() < TENANTS  # some tenants use the default plan
+    assert set(contracts["tenant_id"]) <= set(tenants)
+    assert contracts["contract_id"].is_unique().all()
+    # a grant pays in its tenant's invoice currency
+    joined = grants.join(contracts, on="tenant_id", suffix="_contract")
+    assert (joined["currency"] == joined["currency_contract"]).all()

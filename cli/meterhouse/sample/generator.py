@@ -32,6 +32,7 @@ from meterhouse.sample.catalog import (
     load_token_pools,
     model_table,
 )
+from meterhouse.sample.contracts import write_contracts
 from meterhouse.sample.tenants import Tenants, make_tenants, write_reference
 
 Frame = dict[str, Arr]
@@ -301,7 +302,8 @@ def generate_sample(
     start: date = date(2026, 9, 1),
     shared_data: Path | None = None,
 ) -> SampleSummary:
-    """Write `days` daily Parquet files of usage events plus reference CSVs under `out_dir`."""
+    """Write `days` daily Parquet files of usage events, reference CSVs and the tenants'
+    contracts (the CSVs `meterhouse nightly --contracts` reads) under `out_dir`."""
     if days < 1 or tenants < 1 or events_per_day < 0:
         raise ValueError("days and tenants must be at least 1, events_per_day not negative")
     models, model_source = load_models(shared_data)
@@ -343,6 +345,7 @@ def generate_sample(
         token_source, model_source,
     )  # fmt: skip
     write_reference(out_dir / "reference", ten, start)
+    write_contracts(out_dir / "contracts", ten, start, days, events_per_day, seed)
     meta: dict[str, Any] = {**asdict(summary), "out_dir": ".", "start": start.isoformat()}
     meta |= {"seed": seed, "tenants": tenants, "events_per_day": events_per_day}
     meta |= {"events": "events/date=*/part-0.parquet", "bad_kinds": list(BAD_KINDS)}

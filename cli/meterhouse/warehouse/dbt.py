@@ -18,6 +18,10 @@ from meterhouse.errors import MeterhouseError
 from meterhouse.paths import project_dir
 from meterhouse.warehouse.db import DB_ENV, connect
 
+CONTRACTS_ENV = "METERHOUSE_CONTRACT_SEEDS"  # dbt_project.yml's second seed path
+CONTRACTS_COPY = Path("target") / "contracts"  # relative to the project, as dbt needs it
+CONTRACT_FILES = ("tenant_contracts", "contract_volume_tiers", "credit_grants")
+
 
 def _dbt_executable() -> str:
     beside = Path(sys.executable).with_name("dbt")
@@ -27,14 +31,53 @@ def _dbt_executable() -> str:
     return found
 
 
-def run_dbt(command: str, db: Path, extra: Sequence[str] = ()) -> None:
-    """`dbt <command>` on the DuckDB file `db`; raises when any model or test fails."""
+def check_contracts(folder: Path) -> None:
+    """Refuse a contracts folder without the three CSVs and the columns of the shipped
+    seeds/contracts ones (in any order)."""
+    if not folder.is_dir():
+        raise MeterhouseError(f"{folder}: no such folder of contract CSVs.")
+    shipped = project_dir() / "seeds" / "contracts"
+    for name in CONTRACT_FILES:
+        want = _header(shipped / f"{name}.csv")
+        path = folder / f"{name}.csv"
+        if not path.is_file():
+            raise MeterhouseError(
+                f"{path}: missing. A contracts folder holds {', '.join(CONTRACT_FILES)} as CSV "
+                f"(a header line only when empty); seeds/contracts shows the columns."
+            )
+        got = _header(path)
+        if sorted(got) != sorted(want):
+            raise MeterhouseError(
+                f"{path}: columns {', '.join(got)}; expected {', '.join(want)} "
+                "(any order, as in seeds/contracts)."
+            )
+
+
+def _header(path: Path) -> list[str]:
+    with path.open(encoding="utf-8-sig") as handle:
+        return [c.strip() for c in handle.readline().strip().split(",")]
+
+
+def run_dbt(
+    command: str, db: Path, extra: Sequence[str] = (), contracts: Path | None = None
+) -> None:
+    """`dbt <command>` on the DuckDB file `db`, with the tenant contracts in `contracts` (else
+    the shipped seeds/contracts); raises when any model or test fails."""
     folder = project_dir()
+    env = {**os.environ, DB_ENV: str(db)}  # profiles.yml reads the file from here
+    env.pop(CONTRACTS_ENV, None)
+    if contracts is not None:
+        check_contracts(contracts)
+        copy = folder / CONTRACTS_COPY
+        shutil.rmtree(copy, ignore_errors=True)
+        copy.mkdir(parents=True)
+        for name in CONTRACT_FILES:
+            shutil.copyfile(contracts / f"{name}.csv", copy / f"{name}.csv")
+        env[CONTRACTS_ENV] = str(CONTRACTS_COPY)
     with connect(db):  # creates the raw tables the sources name, on a new or older warehouse
         pass
     args = [_dbt_executable(), command, "--project-dir", str(folder), "--profiles-dir",
             str(folder), *extra]  # fmt: skip
-    env = {**os.environ, DB_ENV: str(db)}  # profiles.yml reads the file from here
     sys.stdout.flush()
     done = subprocess.run(args, env=env, cwd=folder, check=False)
     if done.returncode != 0:
