@@ -7,7 +7,10 @@ each in a fresh process:
   (a) the floor: one SQL statement computing fct_usage_daily with prices, given the small
       resolution and price-version tables (materialized beforehand, not timed);
   (b) `meterhouse build`: every model and every data and unit test;
-  (c) the same build after one more day (350k events) is ingested.
+  (c) the same build after one more day (350k events) is ingested;
+  (d) the same build, run a second time, on a warehouse with no events: dbt's fixed cost
+      (start-up, about 3 s of imports alone on this machine, and per-node overhead), which no
+      data volume changes.
 (c) re-rates only the days that received the new events (docs/decisions/0004).
 """
 
@@ -96,15 +99,23 @@ def main() -> None:
     subprocess.run([meterhouse, "ingest", str(day), "--db", str(db)], check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     c = timed([meterhouse, "build", "--db", str(db)])
+    empty = OUT / "build_empty.duckdb"
+    empty.unlink(missing_ok=True)
+    timed([meterhouse, "build", "--db", str(empty)])  # loads the seeds, parses for this file
+    d = timed([meterhouse, "build", "--db", str(empty)])
     print(f"(a) one DuckDB query, fct_usage_daily with prices:  {a:7.2f} s")
     print(f"(b) meterhouse build (all models and tests):         {b:7.2f} s")
     print(f"(c) meterhouse build after one more day:             {c:7.2f} s")
+    print(f"(d) meterhouse build on a warehouse with no events:   {d:7.2f} s")
     print(
         f"    of which rating the events (int_usage_priced_daily + fct_usage_daily): {rating:.2f} s"
     )
     print(f"full build / bare query (b/a):   {b / a:6.2f}   target <= 3")
     print(f"rating models / bare query:      {rating / a:6.2f}   (the rest is dbt start-up, tests)")
     print(f"next-day build / full (c/b):     {c / b:6.2%}   target <= 25%")
+    print(f"fixed cost / bare query (d/a):   {d / a:6.2f}   (over 3: below dbt's floor)")
+    print(f"data-driven part (b-d)/a:        {(b - d) / a:6.2f}")
+    print(f"next day's data-driven part (c-d)/(b-d): {(c - d) / (b - d):6.2%}")
 
 
 if __name__ == "__main__":
