@@ -174,6 +174,52 @@ def nightly(
         _print_summary(path)
 
 
+@app.command()
+def invoice(
+    month: Annotated[
+        datetime, typer.Option(formats=["%Y-%m"], help="Billing month, YYYY-MM (UTC).")
+    ],
+    tenant: Annotated[
+        list[str] | None, typer.Option(help="Only this tenant; repeat for several.")
+    ] = None,
+    formats: Annotated[
+        str, typer.Option("--format", help="Comma-separated: json, csv, pdf.")
+    ] = "json,csv,pdf",
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder to write into.")] = Path(
+        "invoices"
+    ),
+    issuer: Annotated[
+        str, typer.Option(envvar="METERHOUSE_ISSUER", help="Issuer named on the invoice.")
+    ] = "meterhouse",
+    allow_unpriced: Annotated[
+        bool,
+        typer.Option(help="Invoice tenants with unpriced usage anyway (that usage is left out)."),
+    ] = False,
+    db: DbOption = None,
+) -> None:
+    """Write each tenant's draft invoice for a month: JSON, CSV of the lines, PDF.
+
+    Files are named by invoice id (INV-YYYYMM-<tenant>); the JSON schema is in
+    docs/invoice-schema.md. Refuses, writing nothing, an unknown tenant, a month without
+    invoices, and unpriced usage unless --allow-unpriced.
+    """
+    from meterhouse.documents import FORMATS, write_invoices
+    from meterhouse.warehouse.invoices import read_month
+
+    with user_errors():
+        chosen = [f.strip().lower() for f in formats.split(",") if f.strip()]
+        wrong = sorted(set(chosen) - set(FORMATS)) or ([] if chosen else ["(none)"])
+        if wrong:
+            raise MeterhouseError(f"--format {', '.join(wrong)}: choose from {', '.join(FORMATS)}.")
+        with connect(resolve_db(db), read_only=True) as con:
+            month_invoices = read_month(con, month.date(), tenant or [], allow_unpriced)
+        with progress("invoices") as report:
+            files = write_invoices(
+                month_invoices.invoices, month_invoices.lines, chosen, out_dir, issuer, report
+            )
+    out.print(f"wrote {len(files):,} files for {month:%Y-%m} under {out_dir}", highlight=False)
+
+
 prices_app = typer.Typer(
     help="The vendor price book (what we pay per 1M tokens), with its history.",
     no_args_is_help=True,

@@ -1,0 +1,115 @@
+"""Invoice documents from the billing marts, in pure Polars: one row per invoice.
+
+The marts hold the money (lines rounded once, totals as sums of lines); this module only
+arranges it: it sums the lines into the invoice's totals again (so a document can never
+disagree with its own lines, and the output check compares them with the mart's), and
+encodes each invoice as JSON with money as decimal strings (docs/invoice-schema.md).
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from meterhouse.schemas.invoices import MONEY
+
+KEY = ["tenant_id", "invoice_month"]
+DISCOUNTS = ["free_allowance", "tier_discount", "discount"]
+LINE_FIELDS = [
+    "line_number", "line_type", "model_id", "token_class", "quantity_tokens",
+    "unit_price_per_1m_tokens", "amount",
+]  # fmt: skip
+TOTALS = {  # document field: (mart column, line types summed; None = every line)
+    "subtotal": ("subtotal", ["usage"]),
+    "discounts": ("discounts", DISCOUNTS),
+    "credits_applied": ("credits_applied", ["credit"]),
+    "commitment_shortfall": ("commitment_shortfall", ["commitment_shortfall"]),
+    "total": ("total_amount", None),
+}
+
+
+def invoice_id() -> pl.Expr:
+    """INV-YYYYMM-<tenant>: one invoice per tenant and month, stable across runs."""
+    month = pl.col("invoice_month").dt.strftime("%Y%m")
+    return pl.format("INV-{}-{}", month, pl.col("tenant_id")).alias("invoice_id")
+
+
+def money_text(column: str) -> pl.Expr:
+    """A DECIMAL(38, 2) amount as its exact decimal string ("-12.30"), never a float."""
+    return pl.col(column).cast(MONEY).cast(pl.String)
+
+
+def _sum_of(types: list[str] | None) -> pl.Expr:
+    amount = (
+        pl.col("amount")
+        if types is None
+        else pl.col("amount").filter(pl.col("line_type").is_in(types))
+    )
+    return amount.sum().cast(MONEY)
+
+
+def line_totals(lines: pl.LazyFrame) -> pl.LazyFrame:
+    """Per tenant and month: the totals of the lines, the line count, and the lines themselves
+    as a list (in line order, money as text) for the document."""
+    line = pl.struct(
+        *LINE_FIELDS[:5],
+        pl.col("unit_price_per_1m_tokens").cast(pl.String),
+        money_text("amount"),
+    )
+    return (
+        lines.sort([*KEY, "line_number"])
+        .group_by(KEY, maintain_order=True)
+        .agg(
+            *(_sum_of(types).alias(f"{field}_of_lines") for field, (_, types) in TOTALS.items()),
+            pl.len().alias("line_count_of_lines"),
+            line.alias("lines"),
+        )
+    )
+
+
+def documents(invoices: pl.LazyFrame, lines: pl.LazyFrame, issuer: str) -> pl.DataFrame:
+    """One row per invoice: its id, key, totals as text and the whole document as JSON.
+
+    `totals_match_mart` says whether the totals summed here equal the mart's; the output
+    schema requires it, so a document never disagrees with the warehouse.
+    """
+    matches = [
+        pl.col(f"{field}_of_lines") == pl.col(column) for field, (column, _) in TOTALS.items()
+    ]
+    body = pl.struct(
+        "invoice_id",
+        pl.lit(issuer).alias("issuer"),
+        "tenant_id",
+        pl.col("invoice_month").alias("period_start"),
+        pl.col("invoice_month").dt.month_end().alias("period_end"),
+        "currency",
+        pl.lit("draft").alias("status"),
+        "lines",
+        *(money_text(f"{field}_of_lines").alias(field) for field in TOTALS),
+    )
+    return (
+        invoices.join(line_totals(lines), on=KEY, how="inner")
+        .with_columns(invoice_id())
+        .with_columns(
+            body.struct.json_encode().alias("json"),
+            *(money_text(f"{field}_of_lines").alias(field) for field in TOTALS),
+            pl.col("line_count_of_lines").alias("line_count"),
+            (
+                pl.all_horizontal(matches) & (pl.col("line_count_of_lines") == pl.col("line_count"))
+            ).alias("totals_match_mart"),
+        )
+        .select("invoice_id", *KEY, "currency", *TOTALS, "line_count", "json", "totals_match_mart")
+        .sort(KEY)
+        .collect()
+    )
+
+
+def csv_lines(lines: pl.LazyFrame) -> pl.LazyFrame:
+    """The lines as a spreadsheet wants them: the invoice id on every row, money as text."""
+    return lines.sort([*KEY, "line_number"]).select(
+        invoice_id().alias("invoice_id"),
+        *KEY,
+        *LINE_FIELDS[:5],
+        pl.col("unit_price_per_1m_tokens").cast(pl.String),
+        money_text("amount"),
+        "currency",
+    )

@@ -1,0 +1,145 @@
+"""Invoice files: JSON (docs/invoice-schema.md), CSV of the lines, and a PDF a person would
+accept, drawn from the same JSON document (so the files can never disagree), with fpdf2's
+built-in fonts. Everything is rendered in memory first, then each file is written whole
+(a temporary name, then a rename): a failure never leaves a half-written invoice.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from fpdf import FPDF
+from fpdf.enums import XPos, YPos
+
+from meterhouse.core.invoices import csv_lines, documents
+from meterhouse.progress import Report
+from meterhouse.schemas.invoices import DOCUMENTS_OUT
+
+FORMATS = ("json", "csv", "pdf")
+
+_CLASS_NAMES = {
+    "input": "Input (uncached)", "cache_read": "Cache read", "cache_write": "Cache write",
+    "reasoning": "Reasoning output", "output": "Output",
+}  # fmt: skip
+_LINE_NAMES = {
+    "free_allowance": "Free token allowance", "tier_discount": "Volume tier discount",
+    "discount": "Contract discount", "commitment_shortfall": "Monthly commitment shortfall",
+    "credit": "Prepaid credit applied", "correction": "Correction",
+}  # fmt: skip
+_WIDTHS = (70.0, 35.0, 40.0, 35.0)  # description, tokens, unit price per 1M, amount (mm)
+
+
+class _Invoice(FPDF):
+    def footer(self) -> None:
+        self.set_y(-12)
+        self.set_font("Helvetica", "", 8)
+        self.cell(0, 6, f"Page {self.page_no()} of {{nb}}", align="R")
+
+
+def _text(value: object) -> str:
+    """Core fonts are Latin-1: anything else is replaced, never an error."""
+    return str(value).encode("latin-1", "replace").decode("latin-1")
+
+
+def money(amount: str, currency: str) -> str:
+    return f"{Decimal(amount):,.2f} {currency}"
+
+
+def _row(pdf: FPDF, cells: tuple[str, str, str, str], bold: bool = False) -> None:
+    pdf.set_font("Helvetica", "B" if bold else "", 9)
+    for width, cell, align in zip(_WIDTHS, cells, "LRRR", strict=True):
+        pdf.cell(width, 6, _text(cell), align=align)
+    pdf.ln(6)
+
+
+def render_pdf(doc: dict[str, Any]) -> bytes:
+    """One invoice document (docs/invoice-schema.md) as PDF bytes."""
+    currency = doc["currency"]
+    pdf = _Invoice(format="A4")
+    pdf.set_auto_page_break(auto=True, margin=18)
+    pdf.alias_nb_pages()
+    pdf.add_page()
+    pdf.set_font("Helvetica", "B", 18)
+    pdf.cell(0, 10, "INVOICE", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.set_font("Helvetica", "", 10)
+    header = [
+        ("From", doc["issuer"]),
+        ("Bill to", doc["tenant_id"]),
+        ("Invoice number", doc["invoice_id"]),
+        ("Period", f"{doc['period_start']} to {doc['period_end']} (UTC)"),
+        ("Currency", currency),
+        ("Status", doc["status"]),
+    ]
+    for label, value in header:
+        pdf.cell(35, 6, _text(label))
+        pdf.cell(0, 6, _text(value), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.ln(4)
+    _row(pdf, ("Description", "Tokens", f"Per 1M tokens ({currency})", "Amount"), bold=True)
+    pdf.line(pdf.l_margin, pdf.get_y(), pdf.l_margin + sum(_WIDTHS), pdf.get_y())
+    model = None
+    for line in doc["lines"]:
+        if line["line_type"] == "usage":
+            if line["model_id"] != model:
+                model = line["model_id"]
+                _row(pdf, (model, "", "", ""), bold=True)
+            _row(pdf, (
+                "  " + _CLASS_NAMES.get(line["token_class"], line["token_class"]),
+                f"{line['quantity_tokens']:,}",
+                f"{Decimal(line['unit_price_per_1m_tokens']).normalize():f}",
+                money(line["amount"], currency),
+            ))  # fmt: skip
+        else:
+            _row(pdf, (_LINE_NAMES.get(line["line_type"], line["line_type"]), "", "",
+                       money(line["amount"], currency)))  # fmt: skip
+    pdf.line(pdf.l_margin, pdf.get_y(), pdf.l_margin + sum(_WIDTHS), pdf.get_y())
+    pdf.ln(2)
+    for label, field in [("Usage subtotal", "subtotal"), ("Discounts", "discounts"),
+                         ("Credits applied", "credits_applied"),
+                         ("Commitment shortfall", "commitment_shortfall")]:  # fmt: skip
+        _row(pdf, (label, "", "", money(doc[field], currency)))
+    _row(pdf, ("Total due", "", "", money(doc["total"], currency)), bold=True)
+    pdf.ln(4)
+    pdf.set_font("Helvetica", "", 8)
+    pdf.multi_cell(0, 4, _text(
+        f"{len(doc['lines'])} lines. Each line is rounded once to the currency's minor unit, "
+        "half away from zero; the total is the exact sum of the lines."
+    ))  # fmt: skip
+    return bytes(pdf.output())
+
+
+def write_invoices(
+    invoices: pl.LazyFrame,
+    lines: pl.LazyFrame,
+    formats: Sequence[str],
+    out: Path,
+    issuer: str,
+    report: Report,
+) -> list[Path]:
+    """Render every invoice in `formats` under `out`; returns the files written."""
+    docs = DOCUMENTS_OUT.validate(documents(invoices, lines, issuer))
+    files: dict[Path, bytes] = {}
+    if "csv" in formats:
+        for (invoice,), frame in (
+            csv_lines(lines).collect().partition_by("invoice_id", as_dict=True).items()
+        ):
+            files[out / f"{invoice}.csv"] = frame.write_csv().encode()
+    total = len(docs)
+    for done, (invoice, text) in enumerate(docs.select("invoice_id", "json").rows(), start=1):
+        doc = json.loads(text)
+        if "json" in formats:
+            files[out / f"{invoice}.json"] = (json.dumps(doc, indent=2) + "\n").encode()
+        if "pdf" in formats:
+            files[out / f"{invoice}.pdf"] = render_pdf(doc)
+            report("render PDF", done, total)
+    out.mkdir(parents=True, exist_ok=True)
+    for path, content in files.items():
+        temporary = path.with_name(f".{path.name}.tmp")
+        temporary.write_bytes(content)
+        os.replace(temporary, path)
+    return sorted(files)

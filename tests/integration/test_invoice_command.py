@@ -1,0 +1,125 @@
+"""`meterhouse invoice`: the files a finance team sends, read back and checked against the
+warehouse, and the refusals that write nothing."""
+
+from __future__ import annotations
+
+import csv
+import json
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pypdf
+import pytest
+
+from tests.conftest import event_rows, query, run
+
+MONTH = "2026-09"
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A generated sample with its contracts, plus one request to a model no price book knows
+    (tenant tn_0002, September), after `meterhouse nightly`."""
+    root = tmp_path_factory.mktemp("invoice")
+    sample, db = root / "sample", root / "warehouse.duckdb"
+    assert run("generate", "--out", sample, "--days", 35, "--tenants", 8,
+               "--events-per-day", 800, "--seed", 2).exit_code == 0  # fmt: skip
+    unknown = event_rows(1, prefix="unpriced-", tenant_id=["tn_0002"], model=["acme/mystery-9b"],
+                         event_at=[datetime(2026, 9, 3, tzinfo=UTC)])  # fmt: skip
+    unknown.write_parquet(sample / "events" / "zz-unpriced.parquet")
+    result = run("nightly", "--events", sample / "events", "--contracts", sample / "contracts",
+                 "--db", db)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    return db
+
+
+def invoice(db: Path, out: Path, *args: str) -> tuple[int, str]:
+    result = run("invoice", "--month", MONTH, "--db", db, "--out", out, *args)
+    return result.exit_code, " ".join(result.output.split())
+
+
+def test_every_invoice_is_written_and_agrees_with_the_warehouse(
+    warehouse: Path, tmp_path: Path
+) -> None:
+    code, output = invoice(warehouse, tmp_path, "--allow-unpriced", "--issuer", "Example AI Ltd")
+    assert code == 0, output
+    marts = query(
+        warehouse,
+        "select tenant_id, currency, total_amount, line_count from main.fct_invoices "
+        "where invoice_month = date '2026-09-01'",
+    )
+    assert len(marts) >= 8
+    for tenant, currency, total, line_count in marts:
+        stem = tmp_path / f"INV-202609-{tenant}"
+        doc = json.loads(stem.with_suffix(".json").read_text())
+        assert (doc["tenant_id"], doc["currency"], doc["status"]) == (tenant, currency, "draft")
+        assert (doc["period_start"], doc["period_end"]) == ("2026-09-01", "2026-09-30")
+        assert doc["total"] == f"{total:.2f}"  # money as a decimal string, never a float
+        amounts = [Decimal(line["amount"]) for line in doc["lines"]]
+        assert sum(amounts, Decimal(0)) == total
+        assert len(doc["lines"]) == line_count
+        assert [line["line_number"] for line in doc["lines"]] == list(range(1, line_count + 1))
+        with stem.with_suffix(".csv").open() as handle:
+            rows = list(csv.DictReader(handle))
+        assert len(rows) == line_count
+        assert {r["tenant_id"] for r in rows} == {tenant}
+        assert sum((Decimal(r["amount"]) for r in rows), Decimal(0)) == total
+        text = " ".join(
+            page.extract_text() for page in pypdf.PdfReader(stem.with_suffix(".pdf")).pages
+        )
+        assert "Example AI Ltd" in text
+        assert f"Bill to {tenant}" in text
+        assert f"Total due {total:,.2f} {currency}" in text
+        assert f"{line_count} lines." in text
+
+
+def test_one_tenant_sees_only_its_own_lines(warehouse: Path, tmp_path: Path) -> None:
+    code, output = invoice(warehouse, tmp_path, "--tenant", "tn_0001", "--format", "json,csv")
+    assert code == 0, output
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "INV-202609-tn_0001.csv", "INV-202609-tn_0001.json"
+    ]  # fmt: skip
+    doc = json.loads((tmp_path / "INV-202609-tn_0001.json").read_text())
+    others = query(warehouse, "select distinct tenant_id from main.fct_invoice_lines "
+                              "where tenant_id <> 'tn_0001'")  # fmt: skip
+    text = (tmp_path / "INV-202609-tn_0001.csv").read_text() + json.dumps(doc)
+    assert others
+    assert not any(other in text for (other,) in others)
+
+
+def test_unpriced_usage_is_refused_unless_allowed(warehouse: Path, tmp_path: Path) -> None:
+    code, output = invoice(warehouse, tmp_path / "out")
+    assert code == 1
+    assert "unpriced usage in 2026-09 for tn_0002" in output
+    assert "--allow-unpriced" in output
+    assert not (tmp_path / "out").exists()
+    code, output = invoice(warehouse, tmp_path / "out", "--tenant", "tn_0001")
+    assert code == 0, output  # another tenant's month is not held back
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--tenant", "tn_9999"], "unknown tenant tn_9999"),
+        (["--format", "json,xls"], "--format xls: choose from json, csv, pdf"),
+    ],
+)
+def test_bad_requests_write_nothing(
+    warehouse: Path, tmp_path: Path, args: list[str], message: str
+) -> None:
+    code, output = invoice(warehouse, tmp_path / "out", *args)
+    assert code == 1
+    assert message in output
+    assert "Traceback" not in output
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_month_without_invoices_names_the_months_there_are(
+    warehouse: Path, tmp_path: Path
+) -> None:
+    result = run("invoice", "--month", "2027-01", "--db", warehouse, "--out", tmp_path / "o")
+    assert result.exit_code == 1
+    assert "no invoices for 2027-01 (invoices exist from 2026-09 to 2026-10)" in " ".join(
+        result.output.split()
+    )

@@ -1,0 +1,63 @@
+"""The invoice documents' core: totals re-summed from the lines and checked against the marts."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from decimal import Decimal
+
+import pandera.errors
+import polars as pl
+import pytest
+
+from meterhouse.core.invoices import documents
+from meterhouse.schemas.invoices import DOCUMENTS_OUT, INVOICES_IN, LINES_IN, MONEY, UNIT_PRICE
+
+SEPT = date(2026, 9, 1)
+
+
+def lines() -> pl.DataFrame:
+    return LINES_IN.validate(pl.DataFrame(
+        {
+            "tenant_id": ["a", "a", "a", "b"],
+            "invoice_month": [SEPT] * 4,
+            "line_number": [2, 1, 3, 1],
+            "line_type": ["usage", "usage", "credit", "usage"],
+            "model_id": ["m2", "m1", None, "m1"],
+            "token_class": ["output", "input", None, "input"],
+            "quantity_tokens": [1_000, 2_000_000, None, 5],
+            "unit_price_per_1m_tokens": [Decimal("8.5"), Decimal("1.25"), None, Decimal("1")],
+            "amount": [Decimal("0.01"), Decimal("2.50"), Decimal("-1.00"), Decimal("0.00")],
+            "currency": ["EUR", "EUR", "EUR", "USD"],
+        },
+        schema_overrides={"unit_price_per_1m_tokens": UNIT_PRICE, "amount": MONEY},
+    ))  # fmt: skip
+
+
+def invoices(total_a: str = "1.51") -> pl.DataFrame:
+    money = {
+        "subtotal": ["2.51", "0.00"], "discounts": ["0", "0"], "credits_applied": ["-1.00", "0"],
+        "commitment_shortfall": ["0", "0"], "total_amount": [total_a, "0.00"],
+    }  # fmt: skip
+    return INVOICES_IN.validate(pl.DataFrame(
+        {"tenant_id": ["a", "b"], "invoice_month": [SEPT] * 2, "currency": ["EUR", "USD"],
+         **{k: [Decimal(v) for v in vs] for k, vs in money.items()},
+         "line_count": [3, 1], "unpriced_tokens": [0, 0]},
+        schema_overrides=dict.fromkeys(money, MONEY),
+    ))  # fmt: skip
+
+
+def test_document_holds_lines_in_order_with_money_as_text() -> None:
+    docs = DOCUMENTS_OUT.validate(documents(invoices().lazy(), lines().lazy(), "Issuer"))
+    assert docs["invoice_id"].to_list() == ["INV-202609-a", "INV-202609-b"]
+    doc = json.loads(docs["json"][0])
+    assert [line["line_number"] for line in doc["lines"]] == [1, 2, 3]
+    assert [line["amount"] for line in doc["lines"]] == ["2.50", "0.01", "-1.00"]
+    assert (doc["subtotal"], doc["credits_applied"], doc["total"]) == ("2.51", "-1.00", "1.51")
+    assert doc["lines"][0]["unit_price_per_1m_tokens"] == "1.250000000000"
+
+
+def test_a_mart_total_that_is_not_the_sum_of_its_lines_is_refused() -> None:
+    docs = documents(invoices(total_a="1.52").lazy(), lines().lazy(), "Issuer")
+    with pytest.raises(pandera.errors.SchemaError, match="totals_match_mart"):
+        DOCUMENTS_OUT.validate(docs)
