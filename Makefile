@@ -22,7 +22,8 @@ $(VENV)/.dev: $(VENV)/.runtime
 
 CATALOG ?= ../shared/data/litellm/model_prices_and_context_window.json
 
-## demo: generate sample exports and run the whole nightly job into $(DB)
+## demo: generate sample exports, run the whole nightly job into $(DB), and write September's
+## invoices (JSON, CSV, PDF) under $(SAMPLE)/invoices
 ## (list prices: the full LiteLLM catalog when ../shared is there, else the shipped snapshot)
 demo: $(VENV)/.runtime
 	$(BIN)/meterhouse generate --out $(SAMPLE) --days 45 --tenants 25 --events-per-day 20000
@@ -30,6 +31,7 @@ demo: $(VENV)/.runtime
 	  $(BIN)/meterhouse prices import --litellm "$(CATALOG)" --effective-from 2026-07-24 --db $(DB); \
 	else echo "no LiteLLM catalog at $(CATALOG): pricing with seeds/reference/price_book_snapshot.csv"; fi
 	$(BIN)/meterhouse nightly --events $(SAMPLE)/events --contracts $(SAMPLE)/contracts --db $(DB)
+	$(BIN)/meterhouse invoice --month 2026-09 --db $(DB) --out $(SAMPLE)/invoices
 
 ## check: lint, format and type checks
 check: lint typecheck

@@ -136,7 +136,8 @@ def write_invoices(
             files[out / f"{invoice}.json"] = (json.dumps(doc, indent=2) + "\n").encode()
         if "pdf" in formats:
             files[out / f"{invoice}.pdf"] = render_pdf(doc)
-            report("render PDF", done, total)
+            if done == total or done % max(1, total // 20) == 0:  # about 20 updates
+                report("render PDF", done, total)
     out.mkdir(parents=True, exist_ok=True)
     for path, content in files.items():
         temporary = path.with_name(f".{path.name}.tmp")
