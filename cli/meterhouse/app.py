@@ -34,7 +34,7 @@ DbOption = Annotated[
     typer.Option(
         "--db",
         envvar=DB_ENV,
-        help=f"DuckDB warehouse file [default: meterhouse.duckdb; env {DB_ENV}].",
+        help=f"DuckDB warehouse file (default: meterhouse.duckdb; env {DB_ENV}).",
         show_default=False,
     ),
 ]
@@ -45,7 +45,7 @@ ContractsOption = Annotated[
         "--contracts",
         envvar="METERHOUSE_CONTRACTS_DIR",
         help="Folder with tenant_contracts.csv, contract_volume_tiers.csv and credit_grants.csv "
-        "[default: the shipped seeds/contracts; env METERHOUSE_CONTRACTS_DIR]. Give the same "
+        "(default: the shipped seeds/contracts; env METERHOUSE_CONTRACTS_DIR). Give the same "
         "folder every night: invoices follow the contracts of the latest build.",
         show_default=False,
     ),
