@@ -138,6 +138,10 @@ def test_usage_is_rated_at_the_price_in_force_and_later_imports_change_nothing(
                 "--db", db)  # fmt: skip
     assert retro.exit_code == 1
     assert "would re-price it" in retro.output
+    again = run("prices", "import", "--litellm", sept, "--effective-from", "2026-09-15T12:00:00",
+                "--db", db)  # fmt: skip
+    assert again.exit_code == 0, again.output  # the same catalog again changes nothing: a no-op
+    assert "0 prices new, 0 changed" in again.output
     later = run("prices", "import", "--litellm", october, "--effective-from", "2026-10-01",
                 "--db", db)  # fmt: skip
     assert later.exit_code == 0, later.output

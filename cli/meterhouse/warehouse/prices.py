@@ -30,11 +30,7 @@ class PriceImport:
     unchanged: int
 
 
-def import_prices(
-    con: duckdb.DuckDBPyConnection, prices: pl.DataFrame, effective_from: datetime, source: str
-) -> PriceImport:
-    """Merge `prices` (core.prices.PRICE_COLUMNS) into raw.price_book as of `effective_from`."""
-    now = datetime.now(UTC).replace(tzinfo=None)
+def _refuse_rewriting_history(con: duckdb.DuckDBPyConnection, effective_from: datetime) -> None:
     [(last_event,)] = con.execute("select max(event_at) from raw.usage_events").fetchall()
     if last_event is not None and effective_from <= last_event:
         raise MeterhouseError(
@@ -42,20 +38,27 @@ def import_prices(
             f"prices starting {effective_from:%Y-%m-%d %H:%M:%S} would re-price it. Give an "
             "--effective-from after that (history is never rewritten)."
         )
+    [(later,)] = con.execute(
+        f"select count(*) from raw.price_book p join _prices n using ({KEY}) "
+        "where p.effective_to is null and p.effective_from >= ?",
+        [effective_from],
+    ).fetchall()
+    if later:
+        raise MeterhouseError(
+            f"{later} price(s) in the book already start on or after {effective_from:%Y-%m-%d}"
+            "; an import must start after the prices it replaces. Give a later "
+            "--effective-from (history is never rewritten)."
+        )
+
+
+def import_prices(
+    con: duckdb.DuckDBPyConnection, prices: pl.DataFrame, effective_from: datetime, source: str
+) -> PriceImport:
+    """Merge `prices` (core.prices.PRICE_COLUMNS) into raw.price_book as of `effective_from`."""
+    now = datetime.now(UTC).replace(tzinfo=None)
     con.begin()
     try:
         con.register("_prices", prices)
-        [(later,)] = con.execute(
-            f"select count(*) from raw.price_book p join _prices n using ({KEY}) "
-            "where p.effective_to is null and p.effective_from >= ?",
-            [effective_from],
-        ).fetchall()
-        if later:
-            raise MeterhouseError(
-                f"{later} price(s) in the book already start on or after {effective_from:%Y-%m-%d}"
-                "; an import must start after the prices it replaces. Give a later "
-                "--effective-from (history is never rewritten)."
-            )
         con.execute(f"""
             create or replace temp table _compared as
             select n.*, p.usd_per_1m_tokens as current_usd_per_1m_tokens
@@ -69,6 +72,8 @@ def import_prices(
                    count(*) filter (current_usd_per_1m_tokens = usd_per_1m_tokens)
             from _compared
         """).fetchall()
+        if opened or changed:  # an import that changes nothing is a no-op, whatever its date
+            _refuse_rewriting_history(con, effective_from)
         con.execute(
             f"""
             update raw.price_book p set effective_to = ?
