@@ -34,9 +34,9 @@ def lines() -> pl.DataFrame:
     ))  # fmt: skip
 
 
-def invoices(total_a: str = "1.51") -> pl.DataFrame:
+def invoices(total_a: str = "1.51", sub_a: str = "2.51") -> pl.DataFrame:
     money = {
-        "subtotal": ["2.51", "0.00"], "discounts": ["0", "0"], "credits_applied": ["-1.00", "0"],
+        "subtotal": [sub_a, "0.00"], "discounts": ["0", "0"], "credits_applied": ["-1.00", "0"],
         "commitment_shortfall": ["0", "0"], "total_amount": [total_a, "0.00"],
     }  # fmt: skip
     return INVOICES_IN.validate(pl.DataFrame(
@@ -57,7 +57,8 @@ def test_document_holds_lines_in_order_with_money_as_text() -> None:
     assert doc["lines"][0]["unit_price_per_1m_tokens"] == "1.250000000000"
 
 
-def test_a_mart_total_that_is_not_the_sum_of_its_lines_is_refused() -> None:
-    docs = documents(invoices(total_a="1.52").lazy(), lines().lazy(), "Issuer")
+@pytest.mark.parametrize("mart", [{"total_a": "1.52"}, {"sub_a": "2.50"}])
+def test_a_mart_total_that_is_not_the_sum_of_its_lines_is_refused(mart: dict[str, str]) -> None:
+    docs = documents(invoices(**mart).lazy(), lines().lazy(), "Issuer")
     with pytest.raises(pandera.errors.SchemaError, match="totals_match_mart"):
         DOCUMENTS_OUT.validate(docs)

@@ -47,14 +47,19 @@ def _sum_of(types: list[str] | None) -> pl.Expr:
     return amount.sum().cast(MONEY)
 
 
+def line_columns() -> list[pl.Expr]:
+    """A line's fields as the files show them, unit price and amount as exact text."""
+    return [
+        *map(pl.col, LINE_FIELDS[:5]),
+        pl.col("unit_price_per_1m_tokens").cast(pl.String),
+        money_text("amount"),
+    ]
+
+
 def line_totals(lines: pl.LazyFrame) -> pl.LazyFrame:
     """Per tenant and month: the totals of the lines, the line count, and the lines themselves
     as a list (in line order, money as text) for the document."""
-    line = pl.struct(
-        *LINE_FIELDS[:5],
-        pl.col("unit_price_per_1m_tokens").cast(pl.String),
-        money_text("amount"),
-    )
+    line = pl.struct(line_columns())
     return (
         lines.sort([*KEY, "line_number"])
         .group_by(KEY, maintain_order=True)
@@ -84,19 +89,19 @@ def documents(invoices: pl.LazyFrame, lines: pl.LazyFrame, issuer: str) -> pl.Da
         "currency",
         pl.lit("draft").alias("status"),
         "lines",
-        *(money_text(f"{field}_of_lines").alias(field) for field in TOTALS),
+        *TOTALS,
     )
     return (
         invoices.join(line_totals(lines), on=KEY, how="inner")
-        .with_columns(invoice_id())
-        .with_columns(
-            body.struct.json_encode().alias("json"),
-            *(money_text(f"{field}_of_lines").alias(field) for field in TOTALS),
-            pl.col("line_count_of_lines").alias("line_count"),
+        .with_columns(  # compared while the mart's totals are still DECIMAL columns
             (
                 pl.all_horizontal(matches) & (pl.col("line_count_of_lines") == pl.col("line_count"))
             ).alias("totals_match_mart"),
+            invoice_id(),
+            *(money_text(f"{f}_of_lines").alias(f) for f in TOTALS),
+            pl.col("line_count_of_lines").alias("line_count"),
         )
+        .with_columns(body.struct.json_encode().alias("json"))
         .select("invoice_id", *KEY, "currency", *TOTALS, "line_count", "json", "totals_match_mart")
         .sort(KEY)
         .collect()
@@ -106,10 +111,8 @@ def documents(invoices: pl.LazyFrame, lines: pl.LazyFrame, issuer: str) -> pl.Da
 def csv_lines(lines: pl.LazyFrame) -> pl.LazyFrame:
     """The lines as a spreadsheet wants them: the invoice id on every row, money as text."""
     return lines.sort([*KEY, "line_number"]).select(
-        invoice_id().alias("invoice_id"),
+        invoice_id(),
         *KEY,
-        *LINE_FIELDS[:5],
-        pl.col("unit_price_per_1m_tokens").cast(pl.String),
-        money_text("amount"),
+        *line_columns(),
         "currency",
     )
