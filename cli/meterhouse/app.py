@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Annotated
@@ -174,35 +174,58 @@ def nightly(
         _print_summary(path)
 
 
-@app.command()
+MonthOption = Annotated[
+    datetime | None,
+    typer.Option(formats=["%Y-%m"], help="Billing month, YYYY-MM (UTC).", show_default=False),
+]
+TenantOption = Annotated[
+    list[str] | None, typer.Option(help="Only this tenant; repeat for several.")
+]
+IssuerOption = Annotated[
+    str, typer.Option(envvar="METERHOUSE_ISSUER", help="Issuer named on the invoice.")
+]
+AllowUnpricedOption = Annotated[
+    bool,
+    typer.Option(help="Invoice tenants with unpriced usage anyway (that usage is left out)."),
+]
+
+invoice_app = typer.Typer(
+    help="Tenant invoices: write them (drafts, or issued ones as issued), issue them, trace "
+    "their lines to requests.",
+)
+app.add_typer(invoice_app, name="invoice")
+
+
+def _month(month: datetime | None) -> datetime:
+    if month is None:
+        raise MeterhouseError("give the billing month: --month YYYY-MM.")
+    return month
+
+
+@invoice_app.callback(invoke_without_command=True)
 def invoice(
-    month: Annotated[
-        datetime, typer.Option(formats=["%Y-%m"], help="Billing month, YYYY-MM (UTC).")
-    ],
-    tenant: Annotated[
-        list[str] | None, typer.Option(help="Only this tenant; repeat for several.")
-    ] = None,
+    ctx: typer.Context,
+    month: MonthOption = None,
+    tenant: TenantOption = None,
     formats: Annotated[
         str, typer.Option("--format", help="Comma-separated: json, csv, pdf.")
     ] = "json,csv,pdf",
     out_dir: Annotated[Path, typer.Option("--out", help="Folder to write into.")] = Path(
         "invoices"
     ),
-    issuer: Annotated[
-        str, typer.Option(envvar="METERHOUSE_ISSUER", help="Issuer named on the invoice.")
-    ] = "meterhouse",
-    allow_unpriced: Annotated[
-        bool,
-        typer.Option(help="Invoice tenants with unpriced usage anyway (that usage is left out)."),
-    ] = False,
+    issuer: IssuerOption = "meterhouse",
+    allow_unpriced: AllowUnpricedOption = False,
     db: DbOption = None,
 ) -> None:
-    """Write each tenant's draft invoice for a month: JSON, CSV of the lines, PDF.
+    """Write each tenant's invoice for --month: JSON, CSV of the lines, PDF.
 
     Files are named by invoice id (INV-YYYYMM-<tenant>); the JSON schema is in
-    docs/invoice-schema.md. Refuses, writing nothing, an unknown tenant, a month without
-    invoices, and unpriced usage unless --allow-unpriced.
+    docs/invoice-schema.md. A draft is assembled from the marts; an issued invoice is written
+    exactly as issued. Refuses, writing nothing, an unknown tenant, a month without invoices,
+    and unpriced usage unless --allow-unpriced.
     """
+    if ctx.invoked_subcommand is not None:
+        return
     from meterhouse.documents import FORMATS, write_invoices
     from meterhouse.warehouse.invoices import read_month
 
@@ -211,13 +234,46 @@ def invoice(
         wrong = sorted(set(chosen) - set(FORMATS)) or ([] if chosen else ["(none)"])
         if wrong:
             raise MeterhouseError(f"--format {', '.join(wrong)}: choose from {', '.join(FORMATS)}.")
+        when = _month(month)
         with connect(resolve_db(db), read_only=True) as con:
-            month_invoices = read_month(con, month.date(), tenant or [], allow_unpriced)
+            found = read_month(con, when.date(), tenant or [], allow_unpriced)
         with progress("invoices") as report:
-            files = write_invoices(
-                month_invoices.invoices, month_invoices.lines, chosen, out_dir, issuer, report
-            )
-    out.print(f"wrote {len(files):,} files for {month:%Y-%m} under {out_dir}", highlight=False)
+            files = write_invoices(found, chosen, out_dir, issuer, report)
+    out.print(f"wrote {len(files):,} files for {when:%Y-%m} under {out_dir}", highlight=False)
+
+
+@invoice_app.command("issue")
+def invoice_issue(
+    month: MonthOption = None,
+    tenant: TenantOption = None,
+    issuer: IssuerOption = "meterhouse",
+    allow_unpriced: AllowUnpricedOption = False,
+    db: DbOption = None,
+) -> None:
+    """Issue the month's draft invoices: freeze each one's JSON document, its SHA-256 and its
+    lines in the warehouse. An issued invoice never changes again; usage that arrives later
+    for its month becomes correction lines on the tenant's next open invoice. Issuing again is
+    a no-op that says so."""
+    from meterhouse.warehouse.dbt import run_dbt
+    from meterhouse.warehouse.invoices import issue_month
+
+    with user_errors():
+        when, path = _month(month), resolve_db(db)
+        now = datetime.now(UTC).replace(tzinfo=None)
+        with connect(path) as con:
+            done = issue_month(con, when.date(), tenant or [], allow_unpriced, issuer, now)
+        if done.already:
+            names = ", ".join(done.already[:5]) + (", ..." if len(done.already) > 5 else "")
+            out.print(f"{len(done.already):,} invoice(s) of {when:%Y-%m} were issued before and "
+                      f"stay as they are ({names}).", highlight=False)  # fmt: skip
+        if not done.issued:
+            out.print("nothing to issue.")
+            return
+        out.print(f"issued {len(done.issued):,} invoice(s) for {when:%Y-%m}; refreshing the "
+                  "billing marts", highlight=False)  # fmt: skip
+        run_dbt("build", path, ["--select", "source:meterhouse.issued_invoices+",
+                                "source:meterhouse.issued_invoice_lines+",
+                                "--exclude", "test_type:unit"])  # fmt: skip
 
 
 prices_app = typer.Typer(
@@ -287,7 +343,7 @@ def _print_summary(db: Path) -> None:
         )
     if s.invoices:
         table = Table("month", "currency", "invoices", "total", "with unpriced usage",
-                      title="draft invoices (fct_invoices)")  # fmt: skip
+                      title="invoices (fct_invoices)")  # fmt: skip
         for month, currency, count, total, unpriced in s.invoices:
             table.add_row(f"{month:%Y-%m}", currency, str(count), f"{total:,}", str(unpriced))
         out.print(table)

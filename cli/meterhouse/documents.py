@@ -20,6 +20,7 @@ from fpdf.enums import XPos, YPos
 from meterhouse.core.invoices import csv_lines, documents
 from meterhouse.progress import Report
 from meterhouse.schemas.invoices import DOCUMENTS_OUT
+from meterhouse.warehouse.invoices import MonthInvoices
 
 FORMATS = ("json", "csv", "pdf")
 
@@ -74,7 +75,7 @@ def render_pdf(doc: dict[str, Any]) -> bytes:
         ("Invoice number", doc["invoice_id"]),
         ("Period", f"{doc['period_start']} to {doc['period_end']} (UTC)"),
         ("Currency", currency),
-        ("Status", doc["status"]),
+        ("Status", doc["status"] + (f", {doc['issued_at']}" if doc.get("issued_at") else "")),
     ]
     for label, value in header:
         pdf.cell(35, 6, _text(label))
@@ -94,6 +95,18 @@ def render_pdf(doc: dict[str, Any]) -> bytes:
                 f"{Decimal(line['unit_price_per_1m_tokens']).normalize():f}",
                 money(line["amount"], currency),
             ))  # fmt: skip
+        elif line["line_type"] == "correction":
+            corrected = line["model_id"] or _LINE_NAMES.get(line["corrected_line_type"], "")
+            if line["token_class"]:
+                corrected += " " + _CLASS_NAMES.get(line["token_class"], line["token_class"])
+            tokens, price = line["quantity_tokens"], line["unit_price_per_1m_tokens"]
+            _row(pdf, (
+                f"Correction {line['corrects_invoice_id']}",
+                "" if tokens is None else f"{tokens:,}",
+                "" if price is None else f"{Decimal(price).normalize():f}",
+                money(line["amount"], currency),
+            ))  # fmt: skip
+            _row(pdf, ("  " + corrected, "", "", ""))
         else:
             _row(pdf, (_LINE_NAMES.get(line["line_type"], line["line_type"]), "", "",
                        money(line["amount"], currency)))  # fmt: skip
@@ -101,7 +114,8 @@ def render_pdf(doc: dict[str, Any]) -> bytes:
     pdf.ln(2)
     for label, field in [("Usage subtotal", "subtotal"), ("Discounts", "discounts"),
                          ("Credits applied", "credits_applied"),
-                         ("Commitment shortfall", "commitment_shortfall")]:  # fmt: skip
+                         ("Commitment shortfall", "commitment_shortfall"),
+                         ("Corrections", "corrections")]:  # fmt: skip
         _row(pdf, (label, "", "", money(doc[field], currency)))
     _row(pdf, ("Total due", "", "", money(doc["total"], currency)), bold=True)
     pdf.ln(4)
@@ -114,15 +128,19 @@ def render_pdf(doc: dict[str, Any]) -> bytes:
 
 
 def write_invoices(
-    invoices: pl.LazyFrame,
-    lines: pl.LazyFrame,
-    formats: Sequence[str],
-    out: Path,
-    issuer: str,
-    report: Report,
+    month: MonthInvoices, formats: Sequence[str], out: Path, issuer: str, report: Report
 ) -> list[Path]:
-    """Render every invoice in `formats` under `out`; returns the files written."""
-    docs = DOCUMENTS_OUT.validate(documents(invoices, lines, issuer))
+    """Render every invoice in `formats` under `out`; returns the files written. A draft is
+    assembled from the marts; an issued invoice's JSON is its stored document of record, byte
+    for byte (its SHA-256 is raw.issued_invoices.content_sha256), and its PDF is drawn from it.
+    """
+    drafts = month.invoices.filter(pl.col("status") == "draft")
+    assembled = DOCUMENTS_OUT.validate(documents(drafts, month.lines, issuer))
+    docs = pl.concat([
+        assembled.select("invoice_id", pl.col("json") + "\n"),
+        month.records.select("invoice_id", pl.col("document_json").alias("json")),
+    ]).sort("invoice_id")  # fmt: skip
+    lines = month.lines
     files: dict[Path, bytes] = {}
     if "csv" in formats:
         for (invoice,), frame in (
@@ -130,12 +148,11 @@ def write_invoices(
         ):
             files[out / f"{invoice}.csv"] = frame.write_csv().encode()
     total = len(docs)
-    for done, (invoice, text) in enumerate(docs.select("invoice_id", "json").rows(), start=1):
-        doc = json.loads(text)
+    for done, (invoice, text) in enumerate(docs.rows(), start=1):
         if "json" in formats:
-            files[out / f"{invoice}.json"] = (json.dumps(doc, indent=2) + "\n").encode()
+            files[out / f"{invoice}.json"] = text.encode()
         if "pdf" in formats:
-            files[out / f"{invoice}.pdf"] = render_pdf(doc)
+            files[out / f"{invoice}.pdf"] = render_pdf(json.loads(text))
             if done == total or done % max(1, total // 20) == 0:  # about 20 updates
                 report("render PDF", done, total)
     out.mkdir(parents=True, exist_ok=True)

@@ -8,29 +8,26 @@ encodes each invoice as JSON with money as decimal strings (docs/invoice-schema.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import polars as pl
 
 from meterhouse.schemas.invoices import MONEY
 
-KEY = ["tenant_id", "invoice_month"]
+KEY = ["invoice_id", "tenant_id", "invoice_month"]
 DISCOUNTS = ["free_allowance", "tier_discount", "discount"]
 LINE_FIELDS = [
     "line_number", "line_type", "model_id", "token_class", "quantity_tokens",
-    "unit_price_per_1m_tokens", "amount",
+    "corrects_invoice_id", "corrected_line_type", "unit_price_per_1m_tokens", "amount",
 ]  # fmt: skip
 TOTALS = {  # document field: (mart column, line types summed; None = every line)
     "subtotal": ("subtotal", ["usage"]),
     "discounts": ("discounts", DISCOUNTS),
     "credits_applied": ("credits_applied", ["credit"]),
     "commitment_shortfall": ("commitment_shortfall", ["commitment_shortfall"]),
+    "corrections": ("corrections", ["correction"]),
     "total": ("total_amount", None),
 }
-
-
-def invoice_id() -> pl.Expr:
-    """INV-YYYYMM-<tenant>: one invoice per tenant and month, stable across runs."""
-    month = pl.col("invoice_month").dt.strftime("%Y%m")
-    return pl.format("INV-{}-{}", month, pl.col("tenant_id")).alias("invoice_id")
 
 
 def money_text(column: str) -> pl.Expr:
@@ -50,7 +47,7 @@ def _sum_of(types: list[str] | None) -> pl.Expr:
 def line_columns() -> list[pl.Expr]:
     """A line's fields as the files show them, unit price and amount as exact text."""
     return [
-        *map(pl.col, LINE_FIELDS[:5]),
+        *map(pl.col, LINE_FIELDS[:7]),
         pl.col("unit_price_per_1m_tokens").cast(pl.String),
         money_text("amount"),
     ]
@@ -71,8 +68,11 @@ def line_totals(lines: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def documents(invoices: pl.LazyFrame, lines: pl.LazyFrame, issuer: str) -> pl.DataFrame:
-    """One row per invoice: its id, key, totals as text and the whole document as JSON.
+def documents(
+    invoices: pl.LazyFrame, lines: pl.LazyFrame, issuer: str, issued_at: datetime | None = None
+) -> pl.DataFrame:
+    """One row per invoice: its id, key, totals as text and the whole document as JSON; a
+    draft, or the document being issued at `issued_at` (UTC).
 
     `totals_match_mart` says whether the totals summed here equal the mart's; the output
     schema requires it, so a document never disagrees with the warehouse.
@@ -87,7 +87,10 @@ def documents(invoices: pl.LazyFrame, lines: pl.LazyFrame, issuer: str) -> pl.Da
         pl.col("invoice_month").alias("period_start"),
         pl.col("invoice_month").dt.month_end().alias("period_end"),
         "currency",
-        pl.lit("draft").alias("status"),
+        pl.lit("draft" if issued_at is None else "issued").alias("status"),
+        pl.lit(None if issued_at is None else f"{issued_at:%Y-%m-%dT%H:%M:%SZ}", pl.String).alias(
+            "issued_at"
+        ),
         "lines",
         *TOTALS,
     )
@@ -97,12 +100,11 @@ def documents(invoices: pl.LazyFrame, lines: pl.LazyFrame, issuer: str) -> pl.Da
             (
                 pl.all_horizontal(matches) & (pl.col("line_count_of_lines") == pl.col("line_count"))
             ).alias("totals_match_mart"),
-            invoice_id(),
             *(money_text(f"{f}_of_lines").alias(f) for f in TOTALS),
             pl.col("line_count_of_lines").alias("line_count"),
         )
         .with_columns(body.struct.json_encode().alias("json"))
-        .select("invoice_id", *KEY, "currency", *TOTALS, "line_count", "json", "totals_match_mart")
+        .select(*KEY, "currency", *TOTALS, "line_count", "json", "totals_match_mart")
         .sort(KEY)
         .collect()
     )
@@ -111,7 +113,6 @@ def documents(invoices: pl.LazyFrame, lines: pl.LazyFrame, issuer: str) -> pl.Da
 def csv_lines(lines: pl.LazyFrame) -> pl.LazyFrame:
     """The lines as a spreadsheet wants them: the invoice id on every row, money as text."""
     return lines.sort([*KEY, "line_number"]).select(
-        invoice_id(),
         *KEY,
         *line_columns(),
         "currency",

@@ -18,8 +18,11 @@ MONEY = pl.Decimal(38, 2)
 UNIT_PRICE = pl.Decimal(38, 12)
 MONEY_TEXT = r"^-?\d+\.\d{2}$"
 
+INVOICE_ID = r"^INV-\d{6}-.+$"
+
 INVOICES_IN = pa.DataFrameSchema(
     {
+        "invoice_id": pa.Column(pl.String, pa.Check.str_matches(INVOICE_ID), unique=True),
         "tenant_id": pa.Column(pl.String),
         "invoice_month": pa.Column(pl.Date),
         "currency": pa.Column(pl.String, pa.Check.str_matches(r"^[A-Z]{3}$")),
@@ -27,6 +30,8 @@ INVOICES_IN = pa.DataFrameSchema(
         "discounts": pa.Column(MONEY),
         "credits_applied": pa.Column(MONEY),
         "commitment_shortfall": pa.Column(MONEY),
+        "corrections": pa.Column(MONEY),
+        "status": pa.Column(pl.String, pa.Check.isin(["draft", "issued"])),
         "total_amount": pa.Column(MONEY),
         "line_count": pa.Column(pl.Int64, pa.Check.gt(0)),
         "unpriced_tokens": pa.Column(pl.Int64, pa.Check.ge(0)),
@@ -38,6 +43,7 @@ INVOICES_IN = pa.DataFrameSchema(
 
 LINES_IN = pa.DataFrameSchema(
     {
+        "invoice_id": pa.Column(pl.String, pa.Check.str_matches(INVOICE_ID)),
         "tenant_id": pa.Column(pl.String),
         "invoice_month": pa.Column(pl.Date),
         "line_number": pa.Column(pl.Int64, pa.Check.gt(0)),
@@ -46,6 +52,10 @@ LINES_IN = pa.DataFrameSchema(
         "token_class": pa.Column(pl.String, nullable=True),
         "quantity_tokens": pa.Column(pl.Int64, nullable=True),
         "unit_price_per_1m_tokens": pa.Column(UNIT_PRICE, nullable=True),
+        "tier_from_tokens": pa.Column(pl.Int64, nullable=True),
+        "credit_grant_id": pa.Column(pl.String, nullable=True),
+        "corrects_invoice_id": pa.Column(pl.String, nullable=True),
+        "corrected_line_type": pa.Column(pl.String, pa.Check.isin(LINE_TYPES), nullable=True),
         "amount": pa.Column(MONEY),
         "currency": pa.Column(pl.String),
     },
@@ -54,10 +64,10 @@ LINES_IN = pa.DataFrameSchema(
     name="fct_invoice_lines",
 )
 
-_MONEY_OUT = {
-    name: pa.Column(pl.String, pa.Check.str_matches(MONEY_TEXT))
-    for name in ("subtotal", "discounts", "credits_applied", "commitment_shortfall", "total")
-}
+MONEY_FIELDS = [
+    "subtotal", "discounts", "credits_applied", "commitment_shortfall", "corrections", "total",
+]  # fmt: skip
+_MONEY_OUT = {name: pa.Column(pl.String, pa.Check.str_matches(MONEY_TEXT)) for name in MONEY_FIELDS}
 
 DOCUMENTS_OUT = pa.DataFrameSchema(
     {

@@ -1,34 +1,45 @@
-"""Read one month's invoices from the billing marts, refusing what must not be invoiced.
+"""Read one month's invoices from the billing marts, refusing what must not be invoiced, and
+issue them (freeze them in raw.issued_invoices / raw.issued_invoice_lines).
 
 Refusals come before anything is written: an unknown tenant, a month or tenant without an
 invoice (saying whether it has usage at all), and unpriced usage (an invoice would silently
-leave it out) unless the caller allows it. The rows travel to Polars through Arrow.
+leave it out) unless the caller allows it. The rows travel to Polars through Arrow. An issued
+invoice's document of record is the JSON stored when it was issued, checked against its
+SHA-256 whenever it is read.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 import duckdb
 import polars as pl
 
+from meterhouse.core.invoices import documents
 from meterhouse.errors import MeterhouseError
-from meterhouse.schemas.invoices import INVOICES_IN, LINES_IN
+from meterhouse.schemas.invoices import DOCUMENTS_OUT, INVOICES_IN, LINES_IN
 
 
 @dataclass(frozen=True)
 class MonthInvoices:
     invoices: pl.LazyFrame  # fct_invoices rows, checked by INVOICES_IN
     lines: pl.LazyFrame  # fct_invoice_lines rows, checked by LINES_IN
+    records: pl.DataFrame  # invoice_id, document_json of the issued ones, hash-checked
+
+
+@dataclass(frozen=True)
+class Issued:
+    issued: list[str]  # invoice ids issued now
+    already: list[str]  # invoice ids issued before: left as they are
 
 
 def _month_rows(
     con: duckdb.DuckDBPyConnection, table: str, month: date, tenants: list[str]
 ) -> pl.DataFrame:
-    """A mart's rows of one month (and of `tenants`, when given), through Arrow."""
+    """A relation's rows of one month (and of `tenants`, when given), through Arrow."""
     arrow = con.sql(
-        f"select * from main.{table} where invoice_month = $month "
+        f"select * from {table} where invoice_month = $month "
         "and (len($tenants::varchar[]) = 0 or list_contains($tenants::varchar[], tenant_id))",
         params={"month": month, "tenants": tenants},
     ).to_arrow_table()
@@ -43,10 +54,10 @@ def read_month(
     built = {
         r[0]
         for r in con.execute(
-            "select table_name from duckdb_tables() where schema_name = 'main'"
+            "select table_name from duckdb_tables() where schema_name in ('main', 'raw')"
         ).fetchall()
     }
-    if not {"fct_invoices", "fct_invoice_lines", "fct_usage_daily"} <= built:
+    if not {"fct_invoices", "fct_invoice_lines", "fct_usage_daily", "issued_invoices"} <= built:
         raise MeterhouseError(
             "the warehouse has no billing marts yet: run 'meterhouse nightly' (or 'build') first."
         )
@@ -64,7 +75,7 @@ def read_month(
             f"unknown tenant {', '.join(unknown)}: the warehouse has no usage for it in any month "
             f"({len(usage)} tenants known; 'meterhouse status' lists the months)."
         )
-    invoices = _month_rows(con, "fct_invoices", month, tenants)
+    invoices = _month_rows(con, "main.fct_invoices", month, tenants)
     found = set(invoices["tenant_id"])
     if not found:
         months = con.execute(
@@ -81,7 +92,7 @@ def read_month(
         no_plan = "usage but no contract, and no default plan is set"
         reasons = [f"{t} ({no_plan if usage[t] else 'no usage'})" for t in missing]
         raise MeterhouseError(f"no invoice for {label}: {', '.join(reasons)}.")
-    unpriced = invoices.filter(pl.col("unpriced_tokens") > 0)
+    unpriced = invoices.filter((pl.col("unpriced_tokens") > 0) & (pl.col("status") == "draft"))
     if len(unpriced) and not allow_unpriced:
         names = ", ".join(
             f"{t} ({n:,} tokens)" for t, n in unpriced.select("tenant_id", "unpriced_tokens").rows()
@@ -91,8 +102,80 @@ def read_month(
             "main.fct_unpriced_usage; add a price (prices import, price_overrides) or an alias "
             "(model_aliases), rebuild, or pass --allow-unpriced to invoice without it."
         )
-    lines = _month_rows(con, "fct_invoice_lines", month, tenants)
+    lines = _month_rows(con, "main.fct_invoice_lines", month, tenants)
+    records = _month_rows(
+        con,
+        "(select *, sha256(document_json) as sha256_now from raw.issued_invoices)",
+        month,
+        tenants,
+    )
+    tampered = records.filter(pl.col("content_sha256") != pl.col("sha256_now"))
+    if len(tampered):
+        raise MeterhouseError(
+            f"issued invoice {', '.join(tampered['invoice_id'])}: the stored document no longer "
+            "matches the SHA-256 it was issued with (raw.issued_invoices was edited). Restore "
+            "the warehouse from a backup; nothing was written."
+        )
     return MonthInvoices(
         invoices=INVOICES_IN.validate(invoices).lazy(),
         lines=LINES_IN.validate(lines).lazy(),
+        records=records.select("invoice_id", "document_json"),
     )
+
+
+def issue_month(
+    con: duckdb.DuckDBPyConnection,
+    month: date,
+    tenants: list[str],
+    allow_unpriced: bool,
+    issuer: str,
+    issued_at: datetime,
+) -> Issued:
+    """Freeze the month's draft invoices (of `tenants`, when given): their document of record,
+    its SHA-256 and their lines, in one transaction. Invoices issued before stay as they are.
+    Refuses a month not over at `issued_at` (UTC, naive) and marts older than the last load."""
+    if datetime(month.year + month.month // 12, month.month % 12 + 1, 1) > issued_at:
+        raise MeterhouseError(
+            f"{month:%Y-%m} is not over yet: issue it from the first day of the next month (UTC)."
+        )
+    [(loaded, built)] = con.execute(
+        "select (select max(file_id) from raw.usage_events), "
+        "(select max(last_file_id) from main.fct_usage_daily)"
+    ).fetchall()
+    if loaded is not None and (built is None or loaded > built):
+        raise MeterhouseError(
+            "events were loaded after the marts were last built: run 'meterhouse build' (or the "
+            "nightly job) first, so the invoices include them. Nothing was issued."
+        )
+    found = read_month(con, month, tenants, allow_unpriced)
+    invoices = found.invoices.collect()
+    already = sorted(invoices.filter(pl.col("status") == "issued")["invoice_id"])
+    drafts = invoices.filter(pl.col("status") == "draft")
+    if drafts.is_empty():
+        return Issued([], already)
+    lines = found.lines.join(drafts.lazy().select("invoice_id"), on="invoice_id").collect()
+    docs = DOCUMENTS_OUT.validate(documents(drafts.lazy(), lines.lazy(), issuer, issued_at))
+    con.register("issuing_documents", docs.with_columns(pl.col("json") + "\n").to_arrow())
+    con.register("issuing_lines", lines.to_arrow())
+    try:
+        con.begin()
+        con.execute(
+            "insert into raw.issued_invoices select invoice_id, tenant_id, invoice_month, "
+            "currency, cast(total as decimal(38, 2)), line_count, $issuer, $issued_at, $through, "
+            "json, sha256(json) from issuing_documents",
+            {"issuer": issuer, "issued_at": issued_at, "through": built or 0},
+        )
+        con.execute(
+            "insert into raw.issued_invoice_lines by name select invoice_id, line_number, "
+            "line_type, model_id, token_class, quantity_tokens, unit_price_per_1m_tokens, "
+            "tier_from_tokens, credit_grant_id, corrects_invoice_id, corrected_line_type, "
+            "amount, currency from issuing_lines"
+        )
+        con.commit()
+    except BaseException:
+        con.rollback()
+        raise
+    finally:
+        con.unregister("issuing_documents")
+        con.unregister("issuing_lines")
+    return Issued(sorted(docs["invoice_id"]), already)

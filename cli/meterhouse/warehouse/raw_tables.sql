@@ -68,3 +68,38 @@ create table if not exists raw.price_book (
     imported_at         timestamp not null,
     check (effective_to is null or effective_to > effective_from)
 );
+
+-- Issued invoices, frozen by `meterhouse invoice issue`; dbt reads them and never writes them.
+-- document_json is the document of record (its SHA-256 in content_sha256); through_file_id is
+-- the last loaded file the invoice saw: events of later files become corrections.
+create table if not exists raw.issued_invoices (
+    invoice_id            varchar primary key,
+    tenant_id             varchar not null,
+    invoice_month         date not null,
+    currency              varchar not null,
+    total_amount          decimal(38, 2) not null,
+    line_count            bigint not null,
+    issuer                varchar not null,
+    issued_at             timestamp not null,
+    through_file_id       bigint not null,
+    document_json         varchar not null,
+    content_sha256        varchar not null,
+    unique (tenant_id, invoice_month)
+);
+
+create table if not exists raw.issued_invoice_lines (
+    invoice_id                varchar not null,
+    line_number               bigint not null,
+    line_type                 varchar not null,
+    model_id                  varchar,
+    token_class               varchar,
+    quantity_tokens           bigint,
+    unit_price_per_1m_tokens  decimal(38, 12),
+    tier_from_tokens          bigint,
+    credit_grant_id           varchar,
+    corrects_invoice_id       varchar,
+    corrected_line_type       varchar,
+    amount                    decimal(38, 2) not null,
+    currency                  varchar not null,
+    primary key (invoice_id, line_number)
+);

@@ -1,45 +1,65 @@
 -- grain: one row per tenant_id, invoice_month and line_number
--- The rounded lines (usage, free allowance, tier discounts, discount, commitment shortfall)
--- and a credit line for what a prepaid grant pays; an invoice's total is the sum of its lines.
-with rounded as (
-    select * from {{ ref('int_invoice_lines_rounded') }}
+-- An issued invoice shows its lines exactly as issued (raw.issued_invoice_lines, never
+-- rebuilt). An open (draft) month shows today's computed lines, then the correction lines
+-- for the tenant's issued invoices (int_invoice_corrections). An invoice's total is the sum
+-- of its lines.
+with issued_invoices as (
+    select * from {{ source('meterhouse', 'issued_invoices') }}
 ),
 
-credits as (
+issued as (
     select
-        tenant_id,
-        invoice_month,
-        currency,
-        'credit' as line_type,
-        6 as line_type_order,
-        grant_id as credit_grant_id,
-        -drawn_amount as amount
-    from {{ ref('int_credit_drawdowns') }}
-    where drawn_amount > 0
+        issued_invoices.tenant_id,
+        issued_invoices.invoice_month,
+        lines.*
+    from {{ source('meterhouse', 'issued_invoice_lines') }} as lines
+    inner join issued_invoices on issued_invoices.invoice_id = lines.invoice_id
+),
+
+open_lines as (
+    select computed.*
+    from {{ ref('int_invoice_lines_computed') }} as computed
+    left join issued_invoices
+        on issued_invoices.tenant_id = computed.tenant_id
+        and issued_invoices.invoice_month = computed.invoice_month
+    where issued_invoices.invoice_id is null
+    union all by name
+    select * from {{ ref('int_invoice_corrections') }}
+),
+
+drafts as (
+    select
+        *,
+        {{ invoice_id('tenant_id', 'invoice_month') }} as invoice_id,
+        row_number() over (
+            partition by tenant_id, invoice_month
+            order by line_type_order, corrects_invoice_id, corrected_line_type, model_id,
+                token_class, unit_price_per_1m_tokens, tier_from_tokens, credit_grant_id
+        ) as line_number
+    from open_lines
 ),
 
 all_lines as (
-    select * from rounded
+    select * from issued
     union all by name
-    select * from credits
+    select * from drafts
 ),
 
 final as (
     select
+        cast(invoice_id as varchar) as invoice_id,
         tenant_id,
         invoice_month,
-        cast(row_number() over (
-            partition by tenant_id, invoice_month
-            order by line_type_order, model_id, token_class, unit_price_per_1m_tokens,
-                tier_from_tokens, credit_grant_id
-        ) as bigint) as line_number,
+        cast(line_number as bigint) as line_number,
         line_type,
         model_id,
         token_class,
         cast(quantity_tokens as bigint) as quantity_tokens,
         cast(unit_price_per_1m_tokens as decimal(38, 12)) as unit_price_per_1m_tokens,
-        tier_from_tokens,
+        cast(tier_from_tokens as bigint) as tier_from_tokens,
         cast(credit_grant_id as varchar) as credit_grant_id,
+        cast(corrects_invoice_id as varchar) as corrects_invoice_id,
+        cast(corrected_line_type as varchar) as corrected_line_type,
         cast(amount as decimal(38, 2)) as amount,
         currency
     from all_lines

@@ -20,7 +20,8 @@ final as (
         cast(sum(cache_write_tokens) as bigint) as cache_write_tokens,
         cast(sum(reasoning_tokens) as bigint) as reasoning_tokens,
         cast(sum(non_reasoning_output_tokens) as bigint) as non_reasoning_output_tokens,
-        cast(sum(api_cost_usd) as decimal(38, 18)) as api_cost_usd
+        cast(sum(api_cost_usd) as decimal(38, 18)) as api_cost_usd,
+        cast(max(last_file_id) as bigint) as last_file_id
     from priced_daily
     group by tenant_id, coalesce(model_id, model_name), usage_date, service_tier, is_priced
 )
