@@ -1,8 +1,12 @@
--- Nothing lost, nothing counted twice: for every issued invoice, what it was issued with plus
--- every correction of it (issued or still on a draft) equals what its month computes to today.
+-- Nothing lost, nothing counted twice: for every issued invoice, its own lines as issued (not
+-- the corrections of earlier invoices it carries) plus every correction of it, issued or still
+-- on a draft, equal what its month computes to today.
 with issued as (
-    select invoice_id, tenant_id, invoice_month, total_amount
-    from {{ source('meterhouse', 'issued_invoices') }}
+    select invoices.invoice_id, invoices.tenant_id, invoices.invoice_month,
+        sum(case when lines.line_type <> 'correction' then lines.amount else 0 end) as issued_total
+    from {{ source('meterhouse', 'issued_invoices') }} as invoices
+    inner join {{ source('meterhouse', 'issued_invoice_lines') }} as lines using (invoice_id)
+    group by invoices.invoice_id, invoices.tenant_id, invoices.invoice_month
 ),
 
 corrections as (
@@ -22,4 +26,4 @@ select issued.*, corrections.corrected, computed.computed_total
 from issued
 left join corrections using (invoice_id)
 left join computed using (tenant_id, invoice_month)
-where issued.total_amount + coalesce(corrections.corrected, 0) <> coalesce(computed.computed_total, 0)
+where issued.issued_total + coalesce(corrections.corrected, 0) <> coalesce(computed.computed_total, 0)

@@ -19,6 +19,7 @@ SEPT = date(2026, 9, 1)
 def lines() -> pl.DataFrame:
     return LINES_IN.validate(pl.DataFrame(
         {
+            "invoice_id": ["INV-202609-a"] * 3 + ["INV-202609-b"],
             "tenant_id": ["a", "a", "a", "b"],
             "invoice_month": [SEPT] * 4,
             "line_number": [2, 1, 3, 1],
@@ -27,20 +28,28 @@ def lines() -> pl.DataFrame:
             "token_class": ["output", "input", None, "input"],
             "quantity_tokens": [1_000, 2_000_000, None, 5],
             "unit_price_per_1m_tokens": [Decimal("8.5"), Decimal("1.25"), None, Decimal("1")],
+            "tier_from_tokens": [None] * 4,
+            "credit_grant_id": [None, None, "g", None],
+            "corrects_invoice_id": [None] * 4,
+            "corrected_line_type": [None] * 4,
             "amount": [Decimal("0.01"), Decimal("2.50"), Decimal("-1.00"), Decimal("0.00")],
             "currency": ["EUR", "EUR", "EUR", "USD"],
         },
-        schema_overrides={"unit_price_per_1m_tokens": UNIT_PRICE, "amount": MONEY},
+        schema_overrides={"unit_price_per_1m_tokens": UNIT_PRICE, "amount": MONEY,
+                          "tier_from_tokens": pl.Int64, "corrects_invoice_id": pl.String,
+                          "corrected_line_type": pl.String},
     ))  # fmt: skip
 
 
 def invoices(total_a: str = "1.51", sub_a: str = "2.51") -> pl.DataFrame:
     money = {
         "subtotal": [sub_a, "0.00"], "discounts": ["0", "0"], "credits_applied": ["-1.00", "0"],
-        "commitment_shortfall": ["0", "0"], "total_amount": [total_a, "0.00"],
+        "commitment_shortfall": ["0", "0"], "corrections": ["0", "0"],
+        "total_amount": [total_a, "0.00"],
     }  # fmt: skip
     return INVOICES_IN.validate(pl.DataFrame(
-        {"tenant_id": ["a", "b"], "invoice_month": [SEPT] * 2, "currency": ["EUR", "USD"],
+        {"invoice_id": ["INV-202609-a", "INV-202609-b"], "tenant_id": ["a", "b"],
+         "invoice_month": [SEPT] * 2, "currency": ["EUR", "USD"], "status": ["draft"] * 2,
          **{k: [Decimal(v) for v in vs] for k, vs in money.items()},
          "line_count": [3, 1], "unpriced_tokens": [0, 0]},
         schema_overrides=dict.fromkeys(money, MONEY),
