@@ -276,6 +276,35 @@ def invoice_issue(
                                 "--exclude", "test_type:unit"])  # fmt: skip
 
 
+export_app = typer.Typer(help="Billing data for other tools.", no_args_is_help=True)
+app.add_typer(export_app, name="export")
+
+
+@export_app.command("focus")
+def export_focus(
+    month: MonthOption = None,
+    out_file: Annotated[
+        Path, typer.Option("--out", help="File to write: CSV, or Parquet if it ends in .parquet.")
+    ] = Path("focus.csv"),
+    tenant: TenantOption = None,
+    issuer: IssuerOption = "meterhouse",
+    db: DbOption = None,
+) -> None:
+    """Write a month's invoice lines as FOCUS 1.2 billing rows (docs/focus-export.md): one row
+    per line, BilledCost summing to each invoice's total, corrections as ChargeClass
+    Correction."""
+    from meterhouse.warehouse.focus import read_focus, write_focus
+
+    with user_errors():
+        when = _month(month)
+        with connect(resolve_db(db), read_only=True) as con:
+            rows = read_focus(con, when.date(), tenant or [], issuer)
+        write_focus(rows, out_file)
+    invoices = rows["InvoiceId"].n_unique()
+    out.print(f"wrote {len(rows):,} FOCUS rows of {invoices:,} invoice(s) for {when:%Y-%m} to "
+              f"{out_file}", highlight=False)  # fmt: skip
+
+
 prices_app = typer.Typer(
     help="The vendor price book (what we pay per 1M tokens), with its history.",
     no_args_is_help=True,

@@ -157,7 +157,12 @@ def write_invoices(
                 report("render PDF", done, total)
     out.mkdir(parents=True, exist_ok=True)
     for path, content in files.items():
-        temporary = path.with_name(f".{path.name}.tmp")
-        temporary.write_bytes(content)
-        os.replace(temporary, path)
+        write_whole(path, content)
     return sorted(files)
+
+
+def write_whole(path: Path, content: bytes) -> None:
+    """Write a file whole or not at all: a temporary name beside it, then a rename."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_bytes(content)
+    os.replace(temporary, path)

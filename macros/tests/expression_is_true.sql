@@ -1,5 +1,5 @@
 {% test expression_is_true(model, expression) %}
 select *
 from {{ model }}
-where not ({{ expression }})
+where not coalesce(({{ expression }}), false)  -- unknown (null) is not true
 {% endtest %}

@@ -9,10 +9,11 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
+import duckdb
 import pypdf
 import pytest
 
-from tests.conftest import event_rows, query, run
+from tests.conftest import SHARED_DATA, event_rows, query, run
 
 MONTH = "2026-09"
 
@@ -123,3 +124,65 @@ def test_a_month_without_invoices_names_the_months_there_are(
     assert "no invoices for 2027-01 (invoices exist from 2026-09 to 2026-10)" in " ".join(
         result.output.split()
     )
+
+
+def focus_rows(db: Path, out: Path, *args: str) -> list[dict[str, str]]:
+    result = run("export", "focus", "--month", MONTH, "--db", db, "--out", out, *args)
+    assert result.exit_code == 0, result.output
+    with out.open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_focus_export_follows_focus_rules(warehouse: Path, tmp_path: Path) -> None:
+    rows = focus_rows(warehouse, tmp_path / "focus.csv")
+    totals = dict(query(warehouse, "select invoice_id, total_amount from main.fct_invoices "
+                                   "where invoice_month = date '2026-09-01'"))  # fmt: skip
+    billed: dict[str, Decimal] = {}
+    for row in rows:
+        billed[row["InvoiceId"]] = billed.get(row["InvoiceId"], Decimal(0)) + Decimal(
+            row["BilledCost"]
+        )
+        assert row["SubAccountId"] == row["InvoiceId"].split("-", 2)[2]
+        assert (row["BillingPeriodStart"], row["BillingPeriodEnd"]) == (
+            "2026-09-01T00:00:00Z", "2026-10-01T00:00:00Z"
+        )  # fmt: skip
+        if row["ListUnitPrice"] and not row["ChargeClass"]:
+            quantity = Decimal(row["PricingQuantity"])
+            assert Decimal(row["ListUnitPrice"]) * quantity == Decimal(row["ListCost"])
+            assert quantity * 1_000_000 == int(row["ConsumedQuantity"])
+            assert (row["PricingUnit"], row["ConsumedUnit"]) == ("1000000 Tokens", "Tokens")
+            details = json.loads(row["SkuPriceDetails"])
+            assert details["ModelId"] in row["ChargeDescription"]
+            assert details["TokenDirection"] in ("Input", "Output")
+    assert billed == totals  # sum of BilledCost per InvoiceId = the invoice's total
+    assert {r["ChargeCategory"] for r in rows} >= {"Usage", "Adjustment", "Credit"}
+
+
+@pytest.mark.skipif(not (SHARED_DATA / "focus_ai_billing").is_dir(), reason="needs ../shared")
+def test_focus_export_reads_back_like_the_real_focus_examples(
+    warehouse: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "focus.csv"
+    focus_rows(warehouse, out, "--tenant", "tn_0001")
+
+    def columns(path: Path) -> dict[str, str]:
+        with duckdb.connect() as con:
+            return {r[0]: r[1] for r in con.execute(
+                "describe select * from read_csv($path)", {"path": str(path)}
+            ).fetchall()}  # fmt: skip
+
+    ours = columns(out)
+    required = {"BilledCost", "EffectiveCost", "ListCost", "ListUnitPrice", "ContractedCost",
+            "ContractedUnitPrice", "PricingQuantity", "PricingUnit", "ConsumedQuantity",
+            "ConsumedUnit", "BillingCurrency", "BillingPeriodStart", "BillingPeriodEnd",
+            "ChargePeriodStart", "ChargePeriodEnd", "ChargeCategory", "ChargeClass",
+            "ChargeFrequency", "ChargeDescription", "InvoiceId", "SubAccountId",
+            "ServiceCategory", "ServiceName", "SkuId", "SkuMeter", "SkuPriceDetails"}  # fmt: skip
+    assert required <= set(ours)
+    examples = sorted((SHARED_DATA / "focus_ai_billing").glob("*.csv"))
+    assert len(examples) == 3
+    for example in examples:
+        theirs = columns(example)
+        shared = set(ours) & set(theirs)
+        assert len(shared) >= 25
+        assert {c: ours[c] for c in shared} == {c: theirs[c] for c in shared}, example.name

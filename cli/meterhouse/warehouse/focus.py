@@ -1,0 +1,82 @@
+"""`meterhouse export focus`: one month of fct_focus_billing as a FOCUS 1.2 file (CSV, or
+Parquet when the name ends in .parquet), written whole or not at all.
+
+The rows and their money come from the mart; this module only picks the month and tenants,
+fills the issuer of draft invoices, checks the result and writes it.
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pandera.polars as pa
+import polars as pl
+
+from meterhouse.documents import write_whole
+from meterhouse.errors import MeterhouseError
+
+TIMESTAMP_TEXT = "%Y-%m-%dT%H:%M:%SZ"  # as in the FOCUS examples: UTC with a Z
+
+FOCUS_OUT = pa.DataFrameSchema(
+    {
+        "BilledCost": pa.Column(pl.Decimal(38, 2)),
+        "InvoiceId": pa.Column(pl.String),
+        "SubAccountId": pa.Column(pl.String),
+        "BillingCurrency": pa.Column(pl.String, pa.Check.str_matches(r"^[A-Z]{3}$")),
+        "ChargeCategory": pa.Column(
+            pl.String, pa.Check.isin(["Usage", "Adjustment", "Credit", "Purchase"])
+        ),
+        "ChargeClass": pa.Column(pl.String, pa.Check.isin(["Correction"]), nullable=True),
+        "PricingUnit": pa.Column(pl.String, pa.Check.isin(["1000000 Tokens"]), nullable=True),
+        "ConsumedUnit": pa.Column(pl.String, pa.Check.isin(["Tokens"]), nullable=True),
+        "InvoiceIssuerName": pa.Column(pl.String),
+    },
+    name="FOCUS export",
+)
+
+
+def read_focus(
+    con: duckdb.DuckDBPyConnection, month: date, tenants: list[str], issuer: str
+) -> pl.DataFrame:
+    """The month's FOCUS rows (of `tenants`, when given), the issuer filled in on drafts."""
+    built = con.execute(
+        "select count(*) from duckdb_tables() where schema_name = 'main' "
+        "and table_name = 'fct_focus_billing'"
+    ).fetchall()[0][0]
+    if not built:
+        raise MeterhouseError("no FOCUS mart yet: run 'meterhouse nightly' (or 'build') first.")
+    frame = pl.from_arrow(
+        con.sql(
+            "select * from main.fct_focus_billing where BillingPeriodStart = $month and "
+            "(len($tenants::varchar[]) = 0 or list_contains($tenants::varchar[], SubAccountId)) "
+            "order by InvoiceId, x_LineNumber",
+            params={"month": month, "tenants": tenants},
+        ).to_arrow_table()
+    )
+    assert isinstance(frame, pl.DataFrame)
+    missing = sorted(set(tenants) - set(frame["SubAccountId"]))
+    if frame.is_empty() or missing:
+        who = f" for {', '.join(missing)}" if missing else ""
+        raise MeterhouseError(
+            f"no invoice lines in {month:%Y-%m}{who}: 'meterhouse status' lists the months "
+            "with invoices."
+        )
+    filled = frame.with_columns(
+        pl.col("InvoiceIssuerName", "ServiceProviderName").fill_null(issuer)
+    )
+    return FOCUS_OUT.validate(filled)
+
+
+def write_focus(frame: pl.DataFrame, out: Path) -> None:
+    """CSV (timestamps as in the FOCUS examples), or Parquet when `out` ends in .parquet."""
+    if not out.parent.is_dir():
+        raise MeterhouseError(f"cannot write {out}: folder {out.parent} missing.")
+    if out.suffix.lower() == ".parquet":
+        buffer = io.BytesIO()
+        frame.write_parquet(buffer)
+        write_whole(out, buffer.getvalue())
+    else:
+        write_whole(out, frame.write_csv(datetime_format=TIMESTAMP_TEXT).encode())

@@ -1,0 +1,12 @@
+-- FOCUS: the BilledCost of an invoice's rows sums to that invoice's total, for every invoice.
+with focus as (
+    select InvoiceId as invoice_id, sum(BilledCost) as billed, count(*) as row_count
+    from {{ ref('fct_focus_billing') }}
+    group by InvoiceId
+)
+
+select invoices.invoice_id, invoices.total_amount, focus.billed, invoices.line_count, focus.row_count
+from {{ ref('fct_invoices') }} as invoices
+full outer join focus using (invoice_id)
+where invoices.total_amount is distinct from focus.billed
+    or invoices.line_count is distinct from focus.row_count
