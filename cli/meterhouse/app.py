@@ -276,6 +276,47 @@ def invoice_issue(
                                 "--exclude", "test_type:unit"])  # fmt: skip
 
 
+@invoice_app.command("explain")
+def invoice_explain(
+    invoice_id: Annotated[str, typer.Option("--invoice-id", help="INV-YYYYMM-<tenant>.")],
+    line: Annotated[int, typer.Option(min=1, help="Line number on the invoice.")],
+    out_file: Annotated[
+        Path | None, typer.Option("--out", help="Write every request to this CSV file.")
+    ] = None,
+    show: Annotated[int, typer.Option(min=0, help="Requests to print.")] = 20,
+    db: DbOption = None,
+) -> None:
+    """List the requests behind a usage line (or a correction of one), with their tokens of
+    the line's class; their sum is the line's quantity. Exit 1 if it is not."""
+    from meterhouse.documents import write_whole
+    from meterhouse.warehouse.invoices import explain_line
+
+    with user_errors():
+        with connect(resolve_db(db), read_only=True) as con:
+            found = explain_line(con, invoice_id, line)
+        if out_file is not None:
+            write_whole(out_file, found.requests.write_csv().encode())
+    row, requests = found.line, found.requests
+    traced = int(requests["quantity_tokens"].sum())
+    price = Decimal(str(row["unit_price_per_1m_tokens"])).normalize()
+    what = f"{row['model_id']} {row['token_class']} at {price:f} {row['currency']} per 1M tokens"
+    if row["line_type"] == "correction":
+        what = f"correction of {row['corrects_invoice_id']}: {what}"
+    table = Table("request_id", "event_at (UTC)", "tokens",
+                  title=f"{invoice_id} line {line}: {what}")  # fmt: skip
+    for request_id, event_at, tokens in requests.head(show).rows():
+        table.add_row(request_id, f"{event_at:%Y-%m-%d %H:%M:%S}", f"{tokens:,}")
+    out.print(table)
+    out.print(f"{len(requests):,} requests, {traced:,} tokens; the line bills "
+              f"{row['quantity_tokens']:,} tokens for {row['amount']} {row['currency']}."
+              + (f" All requests written to {out_file}." if out_file else ""),
+              highlight=False)  # fmt: skip
+    if traced != row["quantity_tokens"]:
+        err.print("[bold red]error:[/] the requests do not add up to the line: it was changed "
+                  "by a contract edit, not only by requests (docs/invoice-schema.md).")  # fmt: skip
+        raise typer.Exit(1)
+
+
 export_app = typer.Typer(help="Billing data for other tools.", no_args_is_help=True)
 app.add_typer(export_app, name="export")
 

@@ -186,3 +186,52 @@ def test_focus_export_reads_back_like_the_real_focus_examples(
         shared = set(ours) & set(theirs)
         assert len(shared) >= 25
         assert {c: ours[c] for c in shared} == {c: theirs[c] for c in shared}, example.name
+
+
+def explain(
+    db: Path, invoice_id: str, line: int, out: Path
+) -> tuple[int, str, list[dict[str, str]]]:
+    result = run("invoice", "explain", "--invoice-id", invoice_id, "--line", line, "--db", db,
+                 "--out", out)  # fmt: skip
+    rows = list(csv.DictReader(out.open())) if out.exists() else []
+    return result.exit_code, " ".join(result.output.split()), rows
+
+
+def test_explain_traces_a_line_to_its_own_tenants_requests_only(
+    warehouse: Path, tmp_path: Path
+) -> None:
+    # the same model and token class on two tenants' invoices
+    pairs = query(warehouse, """
+        select a.tenant_id, a.invoice_id, a.line_number, a.quantity_tokens, b.invoice_id,
+               b.line_number, b.quantity_tokens
+        from main.fct_invoice_lines a join main.fct_invoice_lines b
+          using (invoice_month, model_id, token_class)
+        where a.line_type = 'usage' and b.line_type = 'usage' and a.tenant_id < b.tenant_id
+          and invoice_month = date '2026-09-01'
+        order by a.quantity_tokens desc limit 1""")  # fmt: skip
+    assert pairs, "the sample should give two tenants a common model"
+    tenant, a_id, a_line, a_tokens, b_id, b_line, b_tokens = pairs[0]
+    code, output, a_rows = explain(warehouse, a_id, a_line, tmp_path / "a.csv")
+    assert code == 0, output
+    _, _, b_rows = explain(warehouse, b_id, b_line, tmp_path / "b.csv")
+    assert sum(int(r["quantity_tokens"]) for r in a_rows) == a_tokens
+    assert sum(int(r["quantity_tokens"]) for r in b_rows) == b_tokens
+    assert f"{len(a_rows):,} requests, {a_tokens:,} tokens" in output
+    own = {r for (r,) in query(warehouse, "select request_id from raw.usage_events "
+                                          f"where tenant_id = '{tenant}'")}  # fmt: skip
+    assert {r["request_id"] for r in a_rows} <= own
+    assert not {r["request_id"] for r in a_rows} & {r["request_id"] for r in b_rows}
+
+
+def test_explain_refuses_lines_no_request_makes(warehouse: Path, tmp_path: Path) -> None:
+    [(invoice_id, line)] = query(warehouse, "select invoice_id, min(line_number) from "
+                                 "main.fct_invoice_lines where line_type <> 'usage' "
+                                 "group by invoice_id order by invoice_id limit 1")  # fmt: skip
+    code, output, _ = explain(warehouse, invoice_id, line, tmp_path / "x.csv")
+    assert code == 1
+    assert f"line {line} of {invoice_id} is a" in output
+    assert "only usage lines (and their corrections) come from requests" in output
+    assert not (tmp_path / "x.csv").exists()
+    code, output, _ = explain(warehouse, "INV-209901-nobody", 1, tmp_path / "x.csv")
+    assert code == 1
+    assert "no invoice INV-209901-nobody" in output

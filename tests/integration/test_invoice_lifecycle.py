@@ -3,8 +3,10 @@ late usage for its month becomes correction lines on the next open invoice, exac
 
 from __future__ import annotations
 
+import csv
 import hashlib
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +94,24 @@ def test_issued_invoices_never_change_and_late_usage_is_corrected_once(
         (f"INV-202610-{LATE_TENANT}", f"INV-202609-{LATE_TENANT}")
     }
     assert sum(row[5] for row in first if row[2] == "usage") == late
+
+    focus = tmp_path / "focus.csv"  # FOCUS: corrections are ChargeClass Correction rows
+    ok("export", "focus", "--month", "2026-10", "--tenant", LATE_TENANT, "--db", db, "--out", focus)
+    with focus.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len([r for r in rows if r["ChargeClass"] == "Correction"]) == len(first)
+    [(total,)] = query(db, f"select total_amount from main.fct_invoices "
+                           f"where invoice_id = 'INV-202610-{LATE_TENANT}'")  # fmt: skip
+    assert sum((Decimal(r["BilledCost"]) for r in rows), Decimal(0)) == total
+
+    [(line,)] = query(db, f"select line_number from main.fct_invoice_lines where invoice_id = "
+                          f"'INV-202610-{LATE_TENANT}' and corrected_line_type = 'usage' "
+                          "and token_class = 'input'")  # fmt: skip
+    traced = run("invoice", "explain", "--invoice-id", f"INV-202610-{LATE_TENANT}", "--line", line,
+                 "--db", db, "--out", tmp_path / "requests.csv")  # fmt: skip
+    assert traced.exit_code == 0, traced.output
+    with (tmp_path / "requests.csv").open() as handle:
+        assert {r["request_id"][:6] for r in csv.DictReader(handle)} == {"late-a"}
 
     nightly(sample)  # nothing new: the same corrections, not twice
     ok("build", "--full-refresh", "--contracts", events / "contracts", "--db", db)

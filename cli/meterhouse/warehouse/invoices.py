@@ -38,14 +38,12 @@ def _month_rows(
     con: duckdb.DuckDBPyConnection, table: str, month: date, tenants: list[str]
 ) -> pl.DataFrame:
     """A relation's rows of one month (and of `tenants`, when given), through Arrow."""
-    arrow = con.sql(
+    return _frame(
+        con,
         f"select * from {table} where invoice_month = $month "
         "and (len($tenants::varchar[]) = 0 or list_contains($tenants::varchar[], tenant_id))",
-        params={"month": month, "tenants": tenants},
-    ).to_arrow_table()
-    frame = pl.from_arrow(arrow)
-    assert isinstance(frame, pl.DataFrame)
-    return frame
+        {"month": month, "tenants": tenants},
+    )
 
 
 def read_month(
@@ -171,6 +169,13 @@ def issue_month(
             "tier_from_tokens, credit_grant_id, corrects_invoice_id, corrected_line_type, "
             "amount, currency from issuing_lines"
         )
+        con.execute(  # the prices behind the lines, for tracing them to requests later
+            "insert into raw.issued_sell_prices by name select documents.invoice_id, "
+            "prices.model_id, prices.is_success, prices.token_class, "
+            "prices.list_usd_per_1m_tokens, prices.is_billable, prices.unit_price_per_1m_tokens "
+            "from main.int_sell_prices as prices inner join issuing_documents as documents "
+            "using (tenant_id, invoice_month)"
+        )
         con.commit()
     except BaseException:
         con.rollback()
@@ -179,3 +184,59 @@ def issue_month(
         con.unregister("issuing_documents")
         con.unregister("issuing_lines")
     return Issued(sorted(docs["invoice_id"]), already)
+
+
+@dataclass(frozen=True)
+class Explained:
+    line: dict[str, object]  # the fct_invoice_lines row
+    requests: pl.DataFrame  # request_id, event_at, quantity_tokens: their tokens sum to the line
+
+
+def explain_line(con: duckdb.DuckDBPyConnection, invoice_id: str, line_number: int) -> Explained:
+    """The requests behind one usage line (or usage correction line) of an invoice, from
+    fct_invoice_line_requests; refuses other lines, which no request makes on its own."""
+    lines = _frame(con, "select * from main.fct_invoice_lines where invoice_id = $id "
+                        "order by line_number", {"id": invoice_id})  # fmt: skip
+    if lines.is_empty():
+        raise MeterhouseError(
+            f"no invoice {invoice_id}: ids look like INV-YYYYMM-<tenant> (the file names "
+            "'meterhouse invoice' writes)."
+        )
+    found = lines.filter(pl.col("line_number") == line_number)
+    traceable = lines.filter(pl.coalesce("corrected_line_type", "line_type") == "usage")[
+        "line_number"
+    ].to_list()
+    if found.is_empty() or line_number not in traceable:
+        kind = "does not exist"
+        if len(found):
+            found_type, corrected = found["line_type"][0], found["corrected_line_type"][0]
+            kind = f"is a {found_type} line" + (f" of a {corrected} line" if corrected else "")
+        raise MeterhouseError(
+            f"line {line_number} of {invoice_id} {kind}: only usage lines (and their "
+            f"corrections) come from requests; this invoice has them at lines "
+            f"{_ranges(traceable) or 'none'}."
+        )
+    requests = _frame(
+        con,
+        "select request_id, event_at, quantity_tokens from main.fct_invoice_line_requests "
+        "where invoice_id = $id and line_number = $line order by event_at, request_id",
+        {"id": invoice_id, "line": line_number},
+    )
+    return Explained(line=found.row(0, named=True), requests=requests)
+
+
+def _frame(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, object]) -> pl.DataFrame:
+    frame = pl.from_arrow(con.sql(sql, params=params).to_arrow_table())
+    assert isinstance(frame, pl.DataFrame)
+    return frame
+
+
+def _ranges(numbers: list[int]) -> str:
+    """[1, 2, 3, 7] -> '1-3, 7'."""
+    runs: list[list[int]] = []
+    for n in numbers:
+        if runs and n == runs[-1][-1] + 1:
+            runs[-1].append(n)
+        else:
+            runs.append([n])
+    return ", ".join(f"{r[0]}-{r[-1]}" if len(r) > 1 else f"{r[0]}" for r in runs)

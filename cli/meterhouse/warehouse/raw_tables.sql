@@ -103,3 +103,15 @@ create table if not exists raw.issued_invoice_lines (
     currency                  varchar not null,
     primary key (invoice_id, line_number)
 );
+
+-- The sell prices an issued invoice was priced with (int_sell_prices rows of its tenant and
+-- month at issue time), so its usage lines trace to their requests whatever changes later.
+create table if not exists raw.issued_sell_prices (
+    invoice_id                varchar not null,
+    model_id                  varchar not null,
+    is_success                boolean not null,
+    token_class               varchar not null,
+    list_usd_per_1m_tokens    decimal(38, 12) not null,
+    is_billable               boolean not null,
+    unit_price_per_1m_tokens  decimal(38, 12)
+);

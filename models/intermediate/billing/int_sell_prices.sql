@@ -1,0 +1,98 @@
+-- One row per tenant, invoice month, model, token class, list price and success with usage:
+-- the sell price per 1M tokens in the invoice currency, and whether such requests are billed.
+-- The price is the plan's rate card in force at the start of the month (a fixed price per 1M
+-- tokens, or a markup over the list price of that class), converted to the contract currency
+-- at the latest FX rate of or before the month. Failed requests are billed only when the
+-- contract says so. The one place a sell price is decided: invoice lines and the request
+-- trace (fct_invoice_line_requests) both join it.
+with daily as (
+    select * from {{ ref('int_usage_priced_daily') }}
+    where is_priced
+),
+
+contracts as (
+    select * from {{ ref('int_tenant_contracts_monthly') }}
+    where plan_id is not null
+),
+
+rate_cards as (
+    select * from {{ ref('rate_cards') }}
+),
+
+fx_rates as (
+    select * from {{ ref('fx_rates') }}
+),
+
+usage_keys as (
+    select distinct tenant_id, invoice_month, model_id, is_success, token_class, list_usd_per_1m_tokens
+    from ({{ by_token_class('daily', ['tenant_id', 'model_id', 'is_success']) }}) as by_class
+),
+
+with_contract as (
+    select
+        usage_keys.*,
+        contracts.plan_id,
+        contracts.currency,
+        usage_keys.is_success or contracts.bills_failed_requests as is_billable
+    from usage_keys
+    inner join contracts
+        on contracts.tenant_id = usage_keys.tenant_id
+        and contracts.invoice_month = usage_keys.invoice_month
+),
+
+-- a key without a rate card or FX rate keeps a null price, which fails the build (not_null)
+rate_matches as (
+    select
+        with_contract.*,
+        rate_cards.markup_ratio,
+        rate_cards.usd_per_1m_tokens as fixed_usd_per_1m_tokens,
+        row_number() over (
+            partition by with_contract.tenant_id, with_contract.invoice_month, with_contract.model_id,
+                with_contract.is_success, with_contract.token_class, with_contract.list_usd_per_1m_tokens
+            order by (rate_cards.model_id <> '*') desc, (rate_cards.token_class <> '*') desc
+        ) as specificity_rank
+    from with_contract
+    left join rate_cards
+        on rate_cards.plan_id = with_contract.plan_id
+        and rate_cards.model_id in (with_contract.model_id, '*')
+        and rate_cards.token_class in (with_contract.token_class, '*')
+        and rate_cards.effective_from <= with_contract.invoice_month
+        and (rate_cards.effective_to is null or rate_cards.effective_to > with_contract.invoice_month)
+),
+
+fx_matches as (
+    select
+        rate_matches.*,
+        fx_rates.units_per_usd,
+        row_number() over (
+            partition by rate_matches.tenant_id, rate_matches.invoice_month, rate_matches.model_id,
+                rate_matches.is_success, rate_matches.token_class, rate_matches.list_usd_per_1m_tokens
+            order by fx_rates.rate_month desc
+        ) as fx_rank
+    from rate_matches
+    left join fx_rates
+        on fx_rates.currency = rate_matches.currency
+        and fx_rates.rate_month <= rate_matches.invoice_month
+    where rate_matches.specificity_rank = 1
+),
+
+final as (
+    select
+        tenant_id,
+        invoice_month,
+        model_id,
+        is_success,
+        token_class,
+        list_usd_per_1m_tokens,
+        currency,
+        is_billable,
+        -- carried to 12 decimals; a line's amount is quantity x this unit price
+        cast(
+            coalesce(fixed_usd_per_1m_tokens, list_usd_per_1m_tokens * (1 + markup_ratio))
+            * units_per_usd as decimal(38, 12)
+        ) as unit_price_per_1m_tokens
+    from fx_matches
+    where fx_rank = 1
+)
+
+select * from final

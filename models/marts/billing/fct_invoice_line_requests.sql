@@ -1,0 +1,111 @@
+{{ config(materialized='view') }}  -- one row per request and token class: queried, never stored
+-- grain: one row per invoice_id, line_number and request_id
+-- The requests behind each usage line, and behind each correction of a usage line, with the
+-- tokens of the line's class: `meterhouse invoice explain` lists them, and their tokens sum to
+-- the line's quantity. A request belongs to a line when it has the line's tenant, month,
+-- model, token class and sell price, and was loaded in the line's window of files:
+--   - a usage line of an issued invoice: the sell prices it was issued with
+--     (raw.issued_sell_prices) and the files up to its through_file_id;
+--   - a usage line of a draft: today's sell prices (int_sell_prices) and every file;
+--   - a correction: today's sell prices and the files after the last issue that covered its
+--     month, up to its own invoice's issue (every later file, on a draft). This is exact for
+--     corrections made by late events; one made by a retroactive contract edit is not (the
+--     warning test assert_line_requests_sum_to_correction_lines says so).
+with lines as (
+    select * from {{ ref('fct_invoice_lines') }}
+    where coalesce(corrected_line_type, line_type) = 'usage'
+),
+
+issued as (
+    select * from {{ source('meterhouse', 'issued_invoices') }}
+),
+
+-- each issue that covered an invoice's month: the invoice itself, and every issued invoice
+-- carrying corrections of it
+coverage as (
+    select invoice_id as covered_invoice_id, invoice_month as issued_month, through_file_id
+    from issued
+    union all
+    select distinct issued_lines.corrects_invoice_id, issued.invoice_month, issued.through_file_id
+    from {{ source('meterhouse', 'issued_invoice_lines') }} as issued_lines
+    inner join issued on issued.invoice_id = issued_lines.invoice_id
+    where issued_lines.corrects_invoice_id is not null
+),
+
+windows as (
+    select
+        lines.invoice_id,
+        lines.line_number,
+        lines.tenant_id,
+        case when lines.line_type = 'usage' and own.invoice_id is not null
+            then lines.invoice_id end as priced_by_invoice_id,
+        coalesce(corrected.invoice_month, lines.invoice_month) as usage_month,
+        lines.model_id,
+        lines.token_class,
+        lines.unit_price_per_1m_tokens,
+        coalesce(max(coverage.through_file_id), 0) as after_file_id,
+        max(own.through_file_id) as through_file_id
+    from lines
+    left join issued as own on own.invoice_id = lines.invoice_id
+    left join issued as corrected on corrected.invoice_id = lines.corrects_invoice_id
+    left join coverage
+        on coverage.covered_invoice_id = lines.corrects_invoice_id
+        and coverage.issued_month < lines.invoice_month
+    group by all
+),
+
+events as (
+    select * from {{ ref('int_usage_events_priced') }}
+    where is_priced
+),
+
+by_class as (
+    {{ by_token_class('events', ['request_id', 'event_at', 'file_id', 'tenant_id', 'model_id', 'is_success']) }}
+),
+
+-- today's prices for everything, and the issued prices of each issued invoice's own month
+sell_prices as (
+    select cast(null as varchar) as priced_by_invoice_id, current_prices.*
+    from {{ ref('int_sell_prices') }} as current_prices
+    union all by name
+    select frozen.invoice_id as priced_by_invoice_id, issued.tenant_id, issued.invoice_month, frozen.*
+        exclude (invoice_id)
+    from {{ source('meterhouse', 'issued_sell_prices') }} as frozen
+    inner join issued on issued.invoice_id = frozen.invoice_id
+),
+
+billed as (
+    select by_class.*, sell_prices.priced_by_invoice_id, sell_prices.unit_price_per_1m_tokens
+    from by_class
+    inner join sell_prices
+        on sell_prices.tenant_id = by_class.tenant_id
+        and sell_prices.invoice_month = by_class.invoice_month
+        and sell_prices.model_id = by_class.model_id
+        and sell_prices.is_success = by_class.is_success
+        and sell_prices.token_class = by_class.token_class
+        and sell_prices.list_usd_per_1m_tokens = by_class.list_usd_per_1m_tokens
+    where sell_prices.is_billable
+),
+
+final as (
+    select
+        windows.invoice_id,
+        windows.line_number,
+        windows.tenant_id,
+        billed.request_id,
+        billed.event_at,
+        billed.file_id,
+        cast(billed.quantity_tokens as bigint) as quantity_tokens
+    from windows
+    inner join billed
+        on billed.tenant_id = windows.tenant_id
+        and billed.invoice_month = windows.usage_month
+        and billed.model_id = windows.model_id
+        and billed.token_class = windows.token_class
+        and billed.unit_price_per_1m_tokens = windows.unit_price_per_1m_tokens
+        and billed.priced_by_invoice_id is not distinct from windows.priced_by_invoice_id
+        and billed.file_id > windows.after_file_id
+        and (windows.through_file_id is null or billed.file_id <= windows.through_file_id)
+)
+
+select * from final
