@@ -1,0 +1,112 @@
+"""Invoice benchmark: drafting a month's invoices (JSON and CSV) against a bare DuckDB group-by.
+
+Generates 10M events of 2,000 tenants over September 2026, with their contracts (kept in
+bench/out between runs), and runs the nightly job on them once. Then, in one process, on the
+built warehouse:
+  (a) the floor: one DuckDB query over fct_invoice_lines giving every invoice's totals by line
+      type and its line count (what the documents must agree with);
+  (b) what `meterhouse invoice --format json,csv` does for the month: read and check the marts
+      (Pandera), assemble every document in Polars, check them, write 2 files per invoice;
+  (c) PDF rendering, per invoice, over the 50 invoices with the most lines.
+Each of (a) and (b) is the best of 3 runs. Prints times, the ratio b/a (target <= 3) and what
+one PDF costs. Run with `.venv/bin/python bench/invoices.py`.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+from meterhouse.documents import render_pdf, write_invoices
+from meterhouse.paths import shared_data_dir
+from meterhouse.sample import generate_sample
+from meterhouse.warehouse.db import connect
+from meterhouse.warehouse.invoices import read_month
+
+OUT = Path(__file__).resolve().parent / "out"
+MONTH = date(2026, 9, 1)
+TENANTS, EVENTS, DAYS = 2_000, 10_000_000, 30
+BARE = """
+select tenant_id, invoice_month, max(currency),
+       sum(amount) filter (line_type = 'usage') as subtotal,
+       sum(amount) filter (line_type in ('free_allowance', 'tier_discount', 'discount')),
+       sum(amount) filter (line_type = 'credit'),
+       sum(amount) filter (line_type = 'commitment_shortfall'),
+       sum(amount) filter (line_type = 'correction'),
+       sum(amount) as total, count(*) as line_count
+from main.fct_invoice_lines
+where invoice_month = $month
+group by tenant_id, invoice_month
+"""
+
+
+def best_of(runs: int, step: object) -> tuple[float, object]:
+    assert callable(step)
+    times, result = [], None
+    for _ in range(runs):
+        begin = time.perf_counter()
+        result = step()
+        times.append(time.perf_counter() - begin)
+    return min(times), result
+
+
+def warehouse() -> Path:
+    data, db = OUT / f"tenants-{TENANTS}", OUT / f"invoices-{TENANTS}.duckdb"
+    if not (data / "events").is_dir():
+        print(f"generating {EVENTS:,} events of {TENANTS:,} tenants under {data} ...", flush=True)
+        generate_sample(data, days=DAYS, tenants=TENANTS, events_per_day=EVENTS // DAYS, seed=7,
+                        start=MONTH, shared_data=shared_data_dir())  # fmt: skip
+    if not db.exists():
+        meterhouse = str(Path(sys.executable).with_name("meterhouse"))
+        catalog = shared_data_dir()
+        if catalog is not None and (catalog / "litellm").is_dir():
+            subprocess.run([meterhouse, "prices", "import", "--litellm",
+                            str(catalog / "litellm/model_prices_and_context_window.json"),
+                            "--effective-from", "2026-07-24", "--db", str(db)],
+                           check=True, stdout=subprocess.DEVNULL)  # fmt: skip
+        print(f"nightly job into {db} ...", flush=True)
+        subprocess.run([meterhouse, "nightly", "--events", str(data / "events"), "--contracts",
+                        str(data / "contracts"), "--db", str(db)], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    return db
+
+
+def main() -> None:
+    db = warehouse()
+    with connect(db, read_only=True) as con, tempfile.TemporaryDirectory() as tmp:
+        a, totals = best_of(3, lambda: con.sql(BARE, params={"month": MONTH}).fetchall())
+        assert isinstance(totals, list)
+
+        def draft() -> list[Path]:
+            found = read_month(con, MONTH, [], allow_unpriced=True)
+            return write_invoices(found, ["json", "csv"], Path(tmp), "bench", lambda *_: None)
+
+        b, files = best_of(3, draft)
+        assert isinstance(files, list)
+        [(events,)] = con.execute("select count(*) from raw.usage_events").fetchall()
+        [(lines,)] = con.execute("select count(*) from main.fct_invoice_lines "
+                                 "where invoice_month = $1", [MONTH]).fetchall()  # fmt: skip
+        docs = sorted(
+            (json.loads(p.read_text()) for p in Path(tmp).glob("*.json")),
+            key=lambda d: -len(d["lines"]),
+        )[:50]
+    begin = time.perf_counter()
+    sizes = [len(render_pdf(doc)) for doc in docs]
+    per_pdf = (time.perf_counter() - begin) / len(docs)
+    mean_lines = sum(len(d["lines"]) for d in docs) / len(docs)
+    print(f"{events:,} events; {len(totals):,} invoices for {MONTH:%Y-%m} with {lines:,} lines")
+    print(f"(a) bare DuckDB group-by over fct_invoice_lines:       {a * 1000:8.1f} ms")
+    print(f"(b) read, check, assemble and write {len(files):,} JSON+CSV files: {b * 1000:8.1f} ms")
+    print(f"    ratio b/a: {b / a:.1f}   target <= 3")
+    size = sum(sizes) / len(sizes) / 1024
+    print(f"(c) one PDF ({mean_lines:.0f} lines on average, {size:.0f} KiB): {per_pdf * 1000:.1f} "
+          f"ms; all {len(totals):,} invoices: about {per_pdf * len(totals):.0f} s")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
