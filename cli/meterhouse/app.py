@@ -412,10 +412,11 @@ def _print_summary(db: Path) -> None:
             f"{s.unpriced_requests:,} requests unpriced (see fct_unpriced_usage)"
         )
     if s.invoices:
-        table = Table("month", "currency", "invoices", "total", "with unpriced usage",
+        table = Table("month", "status", "currency", "invoices", "total", "with unpriced usage",
                       title="invoices (fct_invoices)")  # fmt: skip
-        for month, currency, count, total, unpriced in s.invoices:
-            table.add_row(f"{month:%Y-%m}", currency, str(count), f"{total:,}", str(unpriced))
+        for month, status, currency, count, total, unpriced in s.invoices:
+            table.add_row(f"{month:%Y-%m}", status, currency, str(count), f"{total:,}",
+                          str(unpriced))  # fmt: skip
         out.print(table)
     if s.quarantine_by_rule:
         table = Table("quarantined because", "rows", title="quarantine (raw.quarantined_events)")

@@ -25,8 +25,8 @@ class Summary:
     dbt_relations: list[tuple[str, str, int]]  # schema, name, rows
     api_cost_usd: Decimal | None = None  # vendor cost at list price, unrounded
     unpriced_requests: int = 0
-    invoices: list[tuple[date, str, int, Decimal, int]] = field(default_factory=list)
-    # month, currency, invoices, total amount, invoices with unpriced usage
+    invoices: list[tuple[date, str, str, int, Decimal, int]] = field(default_factory=list)
+    # month, status, currency, invoices, total amount, invoices with unpriced usage
 
 
 def summarize(con: duckdb.DuckDBPyConnection) -> Summary:
@@ -61,7 +61,7 @@ def summarize(con: duckdb.DuckDBPyConnection) -> Summary:
     invoices = []
     if "fct_invoices" in built:
         invoices = con.execute(
-            "select invoice_month, currency, count(*), sum(total_amount), "
+            "select invoice_month, status, currency, count(*), sum(total_amount), "
             "count(*) filter (unpriced_tokens > 0) from main.fct_invoices group by all "
             "order by all"
         ).fetchall()
@@ -81,5 +81,5 @@ def summarize(con: duckdb.DuckDBPyConnection) -> Summary:
         dbt_relations=[(str(s), str(t), int(n)) for s, t, n in relations],
         api_cost_usd=cost,
         unpriced_requests=int(unpriced),
-        invoices=[(m, str(c), int(n), t, int(u)) for m, c, n, t, u in invoices],
+        invoices=[(m, str(s), str(c), int(n), t, int(u)) for m, s, c, n, t, u in invoices],
     )
