@@ -1,5 +1,6 @@
-"""Read one month's invoices from the billing marts, refusing what must not be invoiced, and
-issue them (freeze them in raw.issued_invoices / raw.issued_invoice_lines).
+"""Read one month's invoices from the billing marts, refusing what must not be invoiced; issue
+them (freeze them in raw.issued_invoices, raw.issued_invoice_lines, raw.issued_sell_prices);
+trace a line to its requests.
 
 Refusals come before anything is written: an unknown tenant, a month or tenant without an
 invoice (saying whether it has usage at all), and unpriced usage (an invoice would silently
@@ -130,12 +131,14 @@ def issue_month(
     issued_at: datetime,
 ) -> Issued:
     """Freeze the month's draft invoices (of `tenants`, when given): their document of record,
-    its SHA-256 and their lines, in one transaction. Invoices issued before stay as they are.
-    Refuses a month not over at `issued_at` (UTC, naive) and marts older than the last load."""
+    its SHA-256, their lines and sell prices, in one transaction. Invoices issued before stay
+    as they are. Refuses a month not over at `issued_at` (UTC, naive) and marts older than the
+    last load."""
     if datetime(month.year + month.month // 12, month.month % 12 + 1, 1) > issued_at:
         raise MeterhouseError(
             f"{month:%Y-%m} is not over yet: issue it from the first day of the next month (UTC)."
         )
+    found = read_month(con, month, tenants, allow_unpriced)
     [(loaded, built)] = con.execute(
         "select (select max(file_id) from raw.usage_events), "
         "(select max(last_file_id) from main.fct_usage_daily)"
@@ -145,7 +148,6 @@ def issue_month(
             "events were loaded after the marts were last built: run 'meterhouse build' (or the "
             "nightly job) first, so the invoices include them. Nothing was issued."
         )
-    found = read_month(con, month, tenants, allow_unpriced)
     invoices = found.invoices.collect()
     already = sorted(invoices.filter(pl.col("status") == "issued")["invoice_id"])
     drafts = invoices.filter(pl.col("status") == "draft")
