@@ -226,7 +226,7 @@ def invoice(
     """
     if ctx.invoked_subcommand is not None:
         return
-    from meterhouse.documents import FORMATS, write_invoices
+    from meterhouse.documents import FORMATS, render_invoices, write_files
     from meterhouse.warehouse.invoices import read_month
 
     with user_errors():
@@ -238,7 +238,7 @@ def invoice(
         with connect(resolve_db(db), read_only=True) as con:
             found = read_month(con, when.date(), tenant or [], allow_unpriced)
         with progress("invoices") as report:
-            files = write_invoices(found, chosen, out_dir, issuer, report)
+            files = write_files(out_dir, render_invoices(found, chosen, issuer, report))
     out.print(f"wrote {len(files):,} files for {when:%Y-%m} under {out_dir}", highlight=False)
 
 

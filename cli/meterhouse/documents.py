@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import tempfile
 from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -17,7 +19,7 @@ import polars as pl
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
-from meterhouse.core.invoices import csv_lines, documents
+from meterhouse.core.invoices import csv_documents, documents
 from meterhouse.progress import Report
 from meterhouse.schemas.invoices import DOCUMENTS_OUT
 from meterhouse.warehouse.invoices import MonthInvoices
@@ -127,10 +129,10 @@ def render_pdf(doc: dict[str, Any]) -> bytes:
     return bytes(pdf.output())
 
 
-def write_invoices(
-    month: MonthInvoices, formats: Sequence[str], out: Path, issuer: str, report: Report
-) -> list[Path]:
-    """Render every invoice in `formats` under `out`; returns the files written. A draft is
+def render_invoices(
+    month: MonthInvoices, formats: Sequence[str], issuer: str, report: Report
+) -> dict[str, bytes]:
+    """Every invoice of `month` in `formats`, in memory: file name -> content. A draft is
     assembled from the marts; an issued invoice's JSON is its stored document of record, byte
     for byte (its SHA-256 is raw.issued_invoices.content_sha256), and its PDF is drawn from it.
     """
@@ -140,25 +142,35 @@ def write_invoices(
         assembled.select("invoice_id", pl.col("json") + "\n"),
         month.records.select("invoice_id", pl.col("document_json").alias("json")),
     ]).sort("invoice_id")  # fmt: skip
-    lines = month.lines
-    files: dict[Path, bytes] = {}
+    files: dict[str, bytes] = {}
     if "csv" in formats:
-        for (invoice,), frame in (
-            csv_lines(lines).collect().partition_by("invoice_id", as_dict=True).items()
-        ):
-            files[out / f"{invoice}.csv"] = frame.write_csv().encode()
+        for invoice, text in csv_documents(month.lines).collect().rows():
+            files[f"{invoice}.csv"] = text.encode()
     total = len(docs)
     for done, (invoice, text) in enumerate(docs.rows(), start=1):
         if "json" in formats:
-            files[out / f"{invoice}.json"] = text.encode()
+            files[f"{invoice}.json"] = text.encode()
         if "pdf" in formats:
-            files[out / f"{invoice}.pdf"] = render_pdf(json.loads(text))
+            files[f"{invoice}.pdf"] = render_pdf(json.loads(text))
             if done == total or done % max(1, total // 20) == 0:  # about 20 updates
                 report("render PDF", done, total)
+    return files
+
+
+def write_files(out: Path, files: dict[str, bytes]) -> list[Path]:
+    """Write every file under `out`, whole: all of them into a hidden staging folder in `out`
+    first, then each renamed into place, so a failure leaves no file half-written. (A
+    temporary name per file, renamed beside its target, costs ten times more here.)"""
     out.mkdir(parents=True, exist_ok=True)
-    for path, content in files.items():
-        write_whole(path, content)
-    return sorted(files)
+    staging = Path(tempfile.mkdtemp(prefix=".writing-", dir=out))
+    try:
+        for name, content in files.items():
+            (staging / name).write_bytes(content)
+        for name in files:
+            os.replace(staging / name, out / name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return sorted(out / name for name in files)
 
 
 def write_whole(path: Path, content: bytes) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from datetime import date
 from decimal import Decimal
@@ -10,7 +12,7 @@ import pandera.errors
 import polars as pl
 import pytest
 
-from meterhouse.core.invoices import documents
+from meterhouse.core.invoices import csv_documents, csv_lines, documents
 from meterhouse.schemas.invoices import DOCUMENTS_OUT, INVOICES_IN, LINES_IN, MONEY, UNIT_PRICE
 
 SEPT = date(2026, 9, 1)
@@ -71,3 +73,20 @@ def test_a_mart_total_that_is_not_the_sum_of_its_lines_is_refused(mart: dict[str
     docs = documents(invoices(**mart).lazy(), lines().lazy(), "Issuer")
     with pytest.raises(pandera.errors.SchemaError, match="totals_match_mart"):
         DOCUMENTS_OUT.validate(docs)
+
+
+def test_csv_texts_are_what_a_csv_writer_writes_for_each_invoice() -> None:
+    tricky = lines().with_columns(
+        pl.Series("model_id", ['m2, "large"', "m1\nnew line", None, "m1"])
+    )
+    texts = dict(csv_documents(tricky.lazy()).collect().rows())
+    expected = {
+        invoice: frame.write_csv()
+        for (invoice,), frame in csv_lines(tricky.lazy()).collect().partition_by(
+            "invoice_id", as_dict=True
+        ).items()
+    }  # fmt: skip
+    assert texts == expected
+    rows = list(csv.DictReader(io.StringIO(texts["INV-202609-a"])))
+    assert [r["model_id"] for r in rows] == ["m1\nnew line", 'm2, "large"', ""]
+    assert [r["amount"] for r in rows] == ["2.50", "0.01", "-1.00"]

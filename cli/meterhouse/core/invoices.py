@@ -117,3 +117,25 @@ def csv_lines(lines: pl.LazyFrame) -> pl.LazyFrame:
         *line_columns(),
         "currency",
     )
+
+
+def csv_field(column: str) -> pl.Expr:
+    """A value as an RFC 4180 CSV field: null is empty; text holding a comma, quote or line
+    break is quoted, with its quotes doubled."""
+    text = pl.col(column).cast(pl.String)
+    quoted = pl.format('"{}"', text.str.replace_all('"', '""', literal=True))
+    return pl.when(text.str.contains(r'[",\r\n]')).then(quoted).otherwise(text).fill_null("")
+
+
+def csv_documents(lines: pl.LazyFrame) -> pl.LazyFrame:
+    """One CSV text per invoice (header, then its lines in order): every invoice's file in one
+    pass, rather than one CSV writer call per invoice."""
+    table = csv_lines(lines)
+    columns = table.collect_schema().names()
+    row = pl.concat_str([csv_field(c) for c in columns], separator=",")
+    header = pl.lit(",".join(columns) + "\n")
+    return (
+        table.group_by("invoice_id", maintain_order=True)
+        .agg(row.str.join("\n").alias("body"))
+        .select("invoice_id", pl.concat_str(header, "body", pl.lit("\n")).alias("csv"))
+    )
