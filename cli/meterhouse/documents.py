@@ -20,6 +20,7 @@ from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
 from meterhouse.core.invoices import csv_documents, documents
+from meterhouse.errors import MeterhouseError
 from meterhouse.progress import Report
 from meterhouse.schemas.invoices import DOCUMENTS_OUT
 from meterhouse.warehouse.invoices import MonthInvoices
@@ -175,6 +176,8 @@ def write_files(out: Path, files: dict[str, bytes]) -> list[Path]:
 
 def write_whole(path: Path, content: bytes) -> None:
     """Write a file whole or not at all: a temporary name beside it, then a rename."""
+    if not path.parent.is_dir():
+        raise MeterhouseError(f"cannot write {path}: folder {path.parent} missing.")
     temporary = path.with_name(f".{path.name}.tmp")
     temporary.write_bytes(content)
     os.replace(temporary, path)

@@ -72,8 +72,6 @@ def read_focus(
 
 def write_focus(frame: pl.DataFrame, out: Path) -> None:
     """CSV (timestamps as in the FOCUS examples), or Parquet when `out` ends in .parquet."""
-    if not out.parent.is_dir():
-        raise MeterhouseError(f"cannot write {out}: folder {out.parent} missing.")
     if out.suffix.lower() == ".parquet":
         buffer = io.BytesIO()
         frame.write_parquet(buffer)
