@@ -160,7 +160,8 @@ def nightly(
     db: DbOption = None,
     contracts: ContractsOption = None,
 ) -> None:
-    """The nightly job: ingest what is new under --events, then build and test the models."""
+    """The nightly job: ingest what is new under --events, build and test the models, then
+    forecast every tenant and model 30 days ahead (fct_usage_forecast)."""
     from meterhouse.warehouse.dbt import check_contracts, run_dbt
 
     with user_errors():
@@ -172,6 +173,7 @@ def nightly(
         # `meterhouse build` run them; the nightly job skips them.
         run_dbt("build", path, ["--exclude", "test_type:unit"], contracts)
         _print_summary(path)
+        _forecast(path, [], 30, None)
 
 
 MonthOption = Annotated[
@@ -315,6 +317,99 @@ def invoice_explain(
         err.print("[bold red]error:[/] the requests do not add up to the line: it was changed "
                   "by a contract edit, not only by requests (docs/invoice-schema.md).")  # fmt: skip
         raise typer.Exit(1)
+
+
+forecast_app = typer.Typer(
+    help="Token forecasts per tenant and model, and how accurate they have been.",
+)
+app.add_typer(forecast_app, name="forecast")
+
+
+@forecast_app.callback(invoke_without_command=True)
+def forecast(
+    ctx: typer.Context,
+    tenant: TenantOption = None,
+    horizon: Annotated[int, typer.Option(min=1, max=366, help="Days ahead.")] = 30,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Also write the rows to forecast.csv here.")
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Forecast daily tokens --horizon days ahead, with 80% and 95% intervals, for every tenant
+    and model (or only --tenant), store them (fct_usage_forecast) and print a summary.
+
+    Each series gets ETS or the seasonal-naive forecast, whichever did better on its last
+    week; new tenants get a recent mean (docs/forecasting.md)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    with user_errors():
+        _forecast(resolve_db(db), tenant or [], horizon, out_dir)
+
+
+def _forecast(path: Path, tenants: list[str], horizon: int, out_dir: Path | None) -> None:
+    from meterhouse.core.forecast import forecast_summary
+    from meterhouse.documents import write_whole
+    from meterhouse.warehouse.forecast import forecast_and_store, read_series
+
+    with connect(path, read_only=True) as con:
+        series = read_series(con, tenants)
+    with progress("forecast") as report:
+        report(f"{len(series.items):,} series, {horizon} days ahead", 0, 0)
+        with connect(path) as con:
+            rows = forecast_and_store(con, series, horizon)
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        write_whole(out_dir / "forecast.csv", rows.write_csv().encode())
+    summary, methods = forecast_summary(rows)
+    title = f"token forecasts from {series.through:%Y-%m-%d} (fct_usage_forecast)"
+    table = Table("tenant", "method", "tomorrow (80% interval)", f"next {horizon} days",
+                  title=title)  # fmt: skip
+    for key, method, tomorrow, low, high, total in summary.head(25).rows():
+        table.add_row(key, method, f"{tomorrow:,} ({low:,}-{high:,})", f"{total:,}")
+    out.print(table)
+    counts = ", ".join(f"{n} {kind} series by {m}" for kind, m, n in methods.rows())
+    out.print(f"{counts}; the {min(25, len(summary))} largest of {len(summary)} tenants shown.",
+              highlight=False)  # fmt: skip
+
+
+@forecast_app.command("backtest")
+def forecast_backtest(
+    horizon: Annotated[
+        list[int] | None, typer.Option(min=1, help="Days ahead; repeat (default: 7 and 30).")
+    ] = None,
+    origins: Annotated[int, typer.Option(min=1, help="Rolling origins, a week apart.")] = 4,
+    tenant: TenantOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON, not a table.")] = False,
+    db: DbOption = None,
+) -> None:
+    """Rolling-origin backtest of the tenants' forecasts: each origin's forecast sees only the
+    days before it. Prints MASE, sMAPE and 80%/95% interval coverage per horizon and overall,
+    for the chosen method (auto) and the seasonal-naive baseline (same weekday last week)."""
+    from meterhouse.warehouse.forecast import backtest_table, read_series
+
+    horizons = tuple(horizon or [7, 30])
+    with user_errors():
+        with connect(resolve_db(db), read_only=True) as con:
+            series = read_series(con, tenant or [], with_models=False)
+        with progress("backtest") as report:
+            report(f"{len(series.items)} series, {len(horizons)} horizons, {origins} origins", 0, 0)
+            scores = backtest_table(series, horizons, origins)
+    if as_json:
+        out.print_json(data=scores.to_dicts())
+        return
+    table = Table("horizon", "method", "forecasts", "MASE", "sMAPE", "80% covered",
+                  "95% covered", "ETS / naive / mean",
+                  title="backtest (lower MASE is better; 80% should cover ~80%)")  # fmt: skip
+    for r in scores.iter_rows(named=True):
+        used = " / ".join(
+            f"{r[f'share_{m}']:.0%}" for m in ("ets", "seasonal_naive", "recent_mean")
+        )
+        table.add_row(
+            "all" if r["horizon_days"] == 0 else f"{r['horizon_days']} days", r["method"],
+            str(r["forecasts"]), f"{r['mase']:.3f}", f"{r['smape']:.1%}",
+            f"{r['covered_80']:.1%}", f"{r['covered_95']:.1%}", used,
+        )  # fmt: skip
+    out.print(table)
 
 
 export_app = typer.Typer(help="Billing data for other tools.", no_args_is_help=True)

@@ -21,9 +21,11 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
+from datetime import date
 
 import numpy as np
 import pandas as pd
+import polars as pl
 
 SEASON = 7
 Z80, Z95 = 1.2815515655446004, 1.959963984540054
@@ -43,7 +45,8 @@ class Forecast:
 
 def _tokens(method: str, log_mean: np.ndarray, log_sd: np.ndarray) -> Forecast:
     def back(x: np.ndarray) -> np.ndarray:
-        return np.maximum(np.expm1(x), 0.0)
+        tokens: np.ndarray = np.maximum(np.expm1(x), 0.0)
+        return tokens
 
     return Forecast(
         method, back(log_mean), back(log_mean - Z80 * log_sd), back(log_mean + Z80 * log_sd),
@@ -171,19 +174,28 @@ def _forecast_chunk(chunk: list[tuple[str, np.ndarray]], h: int) -> list[tuple[s
     return [(key, forecast_series(tokens, h)) for key, tokens in chunk]
 
 
+def backtest_forecasts(
+    tokens: np.ndarray, h: int, origins: int, method: str
+) -> list[tuple[int, np.ndarray, np.ndarray, Forecast]]:
+    """(origin, history, actual, forecast) per rolling origin: the forecast is made from the
+    history alone, the days before the origin, and scored on the `h` days from it."""
+    made = []
+    for origin in backtest_origins(len(tokens), h, origins):
+        history, actual = tokens[:origin], tokens[origin : origin + h]
+        made.append((origin, history, actual, forecast_series(history, h, method)))
+    return made
+
+
 def _backtest_chunk(
     chunk: list[tuple[str, np.ndarray]], horizons: tuple[int, ...], origins: int
 ) -> list[tuple[str, int, int, str, str, Score]]:
-    rows = []
-    for key, tokens in chunk:
-        for h in horizons:
-            for origin in backtest_origins(len(tokens), h, origins):
-                history, actual = tokens[:origin], tokens[origin : origin + h]
-                for requested in ("auto", "seasonal_naive"):
-                    made = forecast_series(history, h, requested)
-                    rows.append((key, h, origin, requested, made.method,
-                                 score(history, actual, made)))  # fmt: skip
-    return rows
+    return [
+        (key, h, origin, method, made.method, score(history, actual, made))
+        for key, tokens in chunk
+        for h in horizons
+        for method in ("auto", "seasonal_naive")
+        for origin, history, actual, made in backtest_forecasts(tokens, h, origins, method)
+    ]
 
 
 def in_parallel(work: object, items: list[tuple[str, np.ndarray]], *args: object) -> list:  # type: ignore[type-arg]
@@ -212,3 +224,99 @@ def backtest(
     """(series, horizon, origin, method asked, method used, score) for every series, horizon
     and rolling origin, for the chosen method ("auto") and the seasonal-naive baseline."""
     return in_parallel(_backtest_chunk, items, horizons, origins)
+
+
+def daily_grid(usage: pl.LazyFrame, through: date) -> pl.LazyFrame:
+    """Every day of every series from its first day through `through`, days without usage as
+    0 tokens. `usage` has series_type, series_key, usage_date and token columns."""
+    key = ["series_type", "series_key"]
+    days = (
+        usage.group_by(key)
+        .agg(pl.date_ranges(pl.col("usage_date").min(), pl.lit(through), "1d").first())
+        .explode("usage_date")
+    )
+    return (
+        days.join(usage, on=[*key, "usage_date"], how="left")
+        .fill_null(0)
+        .sort([*key, "usage_date"])
+    )
+
+
+KEY_SEPARATOR = "\x1f"  # series_type + this + series_key: one string key per series
+BOUNDS = ["lower_80", "upper_80", "lower_95", "upper_95"]
+
+
+def forecast_rows(
+    made: list[tuple[str, Forecast]], shares: pl.DataFrame, through: date
+) -> pl.DataFrame:
+    """The forecasts as rows of raw.usage_forecasts: one per series, day ahead and token
+    direction. A tenant's input and output forecasts are its total split at the input share
+    of its last 28 days (`shares`: series_key, input_share), bounds included; a model gets
+    its total only."""
+    h = len(made[0][1].mean)
+    values = {
+        "predicted": np.concatenate([f.mean for _, f in made]),
+        **{b: np.concatenate([getattr(f, b) for _, f in made]) for b in BOUNDS},
+    }
+    part = (
+        pl.when(pl.col("token_direction") == "input").then(pl.col("input_share"))
+        .when(pl.col("token_direction") == "output").then(1 - pl.col("input_share"))
+        .otherwise(1.0)
+    )  # fmt: skip
+    return (
+        pl.DataFrame(
+            {
+                "series": np.repeat([key for key, _ in made], h),
+                "method": np.repeat([f.method for _, f in made], h),
+                "horizon_days": np.tile(np.arange(1, h + 1, dtype=np.int32), len(made)),
+                **values,
+            }
+        )
+        .with_columns(
+            pl.col("series")
+            .str.split_exact(KEY_SEPARATOR, 1)
+            .struct.rename_fields(["series_type", "series_key"])
+        )
+        .unnest("series")
+        .join(pl.DataFrame({"token_direction": ["total", "input", "output"]}), how="cross")
+        .filter((pl.col("series_type") == "tenant") | (pl.col("token_direction") == "total"))
+        .join(shares, on="series_key", how="left")
+        .with_columns(pl.col("input_share").fill_null(0.5))
+        .select(
+            "series_type",
+            "series_key",
+            "token_direction",
+            (pl.lit(through) + pl.duration(days=pl.col("horizon_days"))).alias("forecast_date"),
+            "horizon_days",
+            *(
+                (pl.col(c) * part).round().cast(pl.Int64).alias(f"{c}_tokens")
+                for c in ["predicted", *BOUNDS]
+            ),
+            "method",
+            pl.lit(through).alias("trained_through_date"),
+        )
+        .sort("series_type", "series_key", "token_direction", "horizon_days")
+    )
+
+
+def forecast_summary(rows: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Per tenant: method, tomorrow's forecast and 80% bounds, the horizon's total (largest
+    first); and how many series of each type each method forecast."""
+    tenants = (
+        rows.filter((pl.col("series_type") == "tenant") & (pl.col("token_direction") == "total"))
+        .sort("horizon_days")
+        .group_by("series_key", "method")
+        .agg(
+            pl.col("predicted_tokens").first().alias("tomorrow"),
+            pl.col("lower_80_tokens").first().alias("low"),
+            pl.col("upper_80_tokens").first().alias("high"),
+            pl.col("predicted_tokens").sum().alias("total"),
+        )
+        .sort("total", descending=True)
+    )
+    methods = (
+        rows.group_by("series_type", "method")
+        .agg(pl.col("series_key").n_unique())
+        .sort("series_type", "method")
+    )
+    return tenants, methods

@@ -115,3 +115,22 @@ create table if not exists raw.issued_sell_prices (
     is_billable               boolean not null,
     unit_price_per_1m_tokens  decimal(38, 12)
 );
+
+-- Token forecasts written by `meterhouse forecast` (docs/forecasting.md); a new run for the
+-- same trained_through_date replaces that run's rows of the series it forecast.
+create table if not exists raw.usage_forecasts (
+    series_type           varchar not null,   -- tenant or model
+    series_key            varchar not null,   -- tenant_id or model_id
+    token_direction       varchar not null,   -- total, input or output
+    forecast_date         date not null,
+    horizon_days          integer not null,
+    predicted_tokens      bigint not null,
+    lower_80_tokens       bigint not null,
+    upper_80_tokens       bigint not null,
+    lower_95_tokens       bigint not null,
+    upper_95_tokens       bigint not null,
+    method                varchar not null,   -- ets, seasonal_naive or recent_mean
+    trained_through_date  date not null,
+    check (lower_95_tokens <= lower_80_tokens and lower_80_tokens <= predicted_tokens
+           and predicted_tokens <= upper_80_tokens and upper_80_tokens <= upper_95_tokens)
+);

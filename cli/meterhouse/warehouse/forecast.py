@@ -1,0 +1,129 @@
+"""Read the daily token series from the marts, forecast or backtest them (core/forecast.py),
+and store forecasts in raw.usage_forecasts, which fct_usage_forecast shows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import duckdb
+import numpy as np
+import polars as pl
+
+from meterhouse.core.forecast import (
+    KEY_SEPARATOR,
+    METHODS,
+    backtest,
+    daily_grid,
+    forecast_all,
+    forecast_rows,
+)
+from meterhouse.errors import MeterhouseError
+
+
+@dataclass(frozen=True)
+class Series:
+    items: list[tuple[str, np.ndarray]]  # (series_type + KEY_SEPARATOR + key, tokens per day)
+    shares: pl.DataFrame  # series_key, input_share over the last 28 days (tenants)
+    through: date  # the last day of data in the warehouse
+
+
+def read_series(
+    con: duckdb.DuckDBPyConnection, tenants: list[str], with_models: bool = True
+) -> Series:
+    """Every tenant's (and model's) daily series through the warehouse's last day; only
+    `tenants`, when given (and then no model series)."""
+    built = con.execute(
+        "select count(*) from duckdb_tables() where schema_name = 'main' "
+        "and table_name = 'fct_usage_series_daily'"
+    ).fetchall()[0][0]
+    if not built:
+        raise MeterhouseError("no usage series yet: run 'meterhouse nightly' (or 'build') first.")
+    frame = pl.from_arrow(con.sql("select * from main.fct_usage_series_daily").to_arrow_table())
+    assert isinstance(frame, pl.DataFrame)
+    if frame.is_empty():
+        raise MeterhouseError("the warehouse has no usage to forecast yet.")
+    through = frame["usage_date"].max()
+    assert isinstance(through, date)
+    if tenants:
+        known = set(frame.filter(pl.col("series_type") == "tenant")["series_key"])
+        unknown = sorted(set(tenants) - known)
+        if unknown:
+            raise MeterhouseError(
+                f"no usage history for tenant {', '.join(unknown)}: nothing to forecast from "
+                f"({len(known)} tenants have usage; 'meterhouse status' shows the span)."
+            )
+    is_tenant = pl.col("series_type") == "tenant"
+    if tenants:
+        frame = frame.filter(is_tenant & pl.col("series_key").is_in(tenants))
+    elif not with_models:
+        frame = frame.filter(is_tenant)
+    grid = daily_grid(frame.lazy(), through).collect()
+    items = [
+        (f"{kind}{KEY_SEPARATOR}{key}", part["tokens"].to_numpy())
+        for (kind, key), part in grid.partition_by(
+            ["series_type", "series_key"], as_dict=True, maintain_order=True
+        ).items()
+    ]
+    recent = grid.filter(pl.col("usage_date") > pl.lit(through) - pl.duration(days=28))
+    shares = recent.group_by("series_key").agg(
+        (pl.col("input_tokens").sum() / pl.col("tokens").sum()).fill_nan(None).alias("input_share")
+    )
+    return Series(items=items, shares=shares, through=through)
+
+
+def forecast_and_store(con: duckdb.DuckDBPyConnection, series: Series, h: int) -> pl.DataFrame:
+    """Forecast every series `h` days ahead and store the rows (replacing this
+    trained_through_date's rows of the same series); returns them."""
+    rows = forecast_rows(forecast_all(series.items, h), series.shares, series.through)
+    con.register("new_forecasts", rows.to_arrow())
+    try:
+        con.begin()
+        con.execute(
+            "delete from raw.usage_forecasts where trained_through_date = $through and "
+            "(series_type, series_key) in (select distinct series_type, series_key "
+            "from new_forecasts)",
+            {"through": series.through},
+        )
+        con.execute("insert into raw.usage_forecasts by name select * from new_forecasts")
+        con.commit()
+    except BaseException:
+        con.rollback()
+        raise
+    finally:
+        con.unregister("new_forecasts")
+    return rows
+
+
+def backtest_table(series: Series, horizons: tuple[int, ...], origins: int) -> pl.DataFrame:
+    """Per horizon and method (auto, and the seasonal-naive baseline): MASE, sMAPE, 80% and
+    95% interval coverage over every series and origin, and what auto chose."""
+    scored = backtest(series.items, horizons, origins)
+    if not scored:
+        raise MeterhouseError(
+            f"no series is long enough to backtest {max(horizons)} days ahead: that needs "
+            f"{max(horizons) + 1} days of history at least."
+        )
+    frame = pl.DataFrame(
+        [(h, asked, used, s.abs_error, s.scale, s.smape, s.covered_80, s.covered_95)
+         for _, h, _, asked, used, s in scored],
+        schema=["horizon_days", "method", "used", "abs_error", "scale", "smape", "covered_80",
+                "covered_95"], orient="row",
+    )  # fmt: skip
+    metrics = [
+        pl.len().alias("forecasts"),
+        (pl.col("abs_error") / pl.col("scale")).mean().alias("mase"),
+        pl.col("smape").mean(),
+        pl.col("covered_80").mean(),
+        pl.col("covered_95").mean(),
+        *((pl.col("used") == m).mean().alias(f"share_{m}") for m in METHODS),
+    ]
+    # MASE needs a history of 8 days or more that moved week on week
+    scorable = frame.filter(pl.col("scale").is_finite() & (pl.col("scale") > 0))
+    per_horizon = scorable.group_by("horizon_days", "method").agg(metrics)
+    overall = (
+        scorable.group_by("method").agg(metrics).with_columns(horizon_days=pl.lit(0, pl.Int64))
+    )
+    return pl.concat([per_horizon, overall.select(per_horizon.columns)]).sort(
+        pl.col("horizon_days").replace(0, 10**6), "method"
+    )
