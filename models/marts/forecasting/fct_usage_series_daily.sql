@@ -10,6 +10,7 @@ by_tenant as (
         'tenant' as series_type,
         tenant_id as series_key,
         usage_date,
+        sum(request_count) as requests,
         sum(input_tokens + output_tokens) as tokens,
         sum(input_tokens) as input_tokens,
         sum(output_tokens) as output_tokens
@@ -22,6 +23,7 @@ by_model as (
         'model' as series_type,
         model_id as series_key,
         usage_date,
+        sum(request_count) as requests,
         sum(input_tokens + output_tokens) as tokens,
         sum(input_tokens) as input_tokens,
         sum(output_tokens) as output_tokens
@@ -30,12 +32,13 @@ by_model as (
 ),
 
 final as (
-    select series_type, series_key, usage_date, cast(tokens as bigint) as tokens,
-        cast(input_tokens as bigint) as input_tokens, cast(output_tokens as bigint) as output_tokens
+    select series_type, series_key, usage_date, cast(requests as bigint) as requests,
+        cast(tokens as bigint) as tokens, cast(input_tokens as bigint) as input_tokens,
+        cast(output_tokens as bigint) as output_tokens
     from by_tenant
     union all
-    select series_type, series_key, usage_date, cast(tokens as bigint), cast(input_tokens as bigint),
-        cast(output_tokens as bigint)
+    select series_type, series_key, usage_date, cast(requests as bigint), cast(tokens as bigint),
+        cast(input_tokens as bigint), cast(output_tokens as bigint)
     from by_model
 )
 
