@@ -513,6 +513,12 @@ def _print_summary(db: Path) -> None:
             table.add_row(f"{month:%Y-%m}", status, currency, str(count), f"{total:,}",
                           str(unpriced))  # fmt: skip
         out.print(table)
+    if s.anomalies:
+        table = Table("kind", "severity", "days", "tenants",
+                      title="anomalies in the last 7 days (fct_usage_anomalies)")  # fmt: skip
+        for kind, severity, days, tenants in s.anomalies:
+            table.add_row(kind, severity, str(days), str(tenants))
+        out.print(table)
     if s.quarantine_by_rule:
         table = Table("quarantined because", "rows", title="quarantine (raw.quarantined_events)")
         for rule, n in s.quarantine_by_rule:

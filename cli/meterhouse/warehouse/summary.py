@@ -27,6 +27,8 @@ class Summary:
     unpriced_requests: int = 0
     invoices: list[tuple[date, str, str, int, Decimal, int]] = field(default_factory=list)
     # month, status, currency, invoices, total amount, invoices with unpriced usage
+    anomalies: list[tuple[str, str, int, int]] = field(default_factory=list)
+    # kind, severity, days in the last 7 days of data, tenants
 
 
 def summarize(con: duckdb.DuckDBPyConnection) -> Summary:
@@ -65,6 +67,13 @@ def summarize(con: duckdb.DuckDBPyConnection) -> Summary:
             "count(*) filter (unpriced_tokens > 0) from main.fct_invoices group by all "
             "order by all"
         ).fetchall()
+    anomalies = []
+    if "fct_usage_anomalies" in built:
+        anomalies = con.execute(
+            "select kind, severity, count(*), count(distinct tenant_id) "
+            "from main.fct_usage_anomalies where usage_date > "
+            "(select max(usage_date) - 7 from main.fct_usage_daily) group by all order by all"
+        ).fetchall()
     files, read, loaded, duplicate, quarantined = (int(v) for v in manifest)
     return Summary(
         files=files,
@@ -82,4 +91,5 @@ def summarize(con: duckdb.DuckDBPyConnection) -> Summary:
         api_cost_usd=cost,
         unpriced_requests=int(unpriced),
         invoices=[(m, str(s), str(c), int(n), t, int(u)) for m, s, c, n, t, u in invoices],
+        anomalies=[(str(k), str(s), int(n), int(t)) for k, s, n, t in anomalies],
     )
