@@ -349,14 +349,15 @@ def forecast(
 def _forecast(path: Path, tenants: list[str], horizon: int, out_dir: Path | None) -> None:
     from meterhouse.core.forecast import forecast_summary
     from meterhouse.documents import write_whole
-    from meterhouse.warehouse.forecast import forecast_and_store, read_series
+    from meterhouse.warehouse.forecast import make_forecasts, read_series, store_forecasts
 
     with connect(path, read_only=True) as con:
         series = read_series(con, tenants)
     with progress("forecast") as report:
         report(f"{len(series.items):,} series, {horizon} days ahead", 0, 0)
-        with connect(path) as con:
-            rows = forecast_and_store(con, series, horizon)
+        rows = make_forecasts(series, horizon)
+    with connect(path) as con:
+        store_forecasts(con, rows)
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
         write_whole(out_dir / "forecast.csv", rows.write_csv().encode())

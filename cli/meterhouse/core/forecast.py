@@ -170,8 +170,10 @@ def backtest_origins(days: int, h: int, origins: int) -> list[int]:
     return [o for o in (last - SEASON * k for k in range(origins)) if o >= 1][::-1]
 
 
-def _forecast_chunk(chunk: list[tuple[str, np.ndarray]], h: int) -> list[tuple[str, Forecast]]:
-    return [(key, forecast_series(tokens, h)) for key, tokens in chunk]
+def _forecast_chunk(
+    chunk: list[tuple[str, np.ndarray]], h: int, method: str
+) -> list[tuple[str, Forecast]]:
+    return [(key, forecast_series(tokens, h, method)) for key, tokens in chunk]
 
 
 def backtest_forecasts(
@@ -199,7 +201,10 @@ def _backtest_chunk(
 
 
 def in_parallel(work: object, items: list[tuple[str, np.ndarray]], *args: object) -> list:  # type: ignore[type-arg]
-    """Run `work(chunk, *args)` over chunks of `items` on every core; results in order."""
+    """Run `work(chunk, *args)` over chunks of `items` on every core; results in order.
+    Workers start from a fork server, not a fork of this process (which may hold DuckDB's
+    threads and locks)."""
+    import multiprocessing
     import os
     from concurrent.futures import ProcessPoolExecutor
 
@@ -209,13 +214,16 @@ def in_parallel(work: object, items: list[tuple[str, np.ndarray]], *args: object
         return list(work(items, *args))
     size = math.ceil(len(items) / (workers * 4))
     chunks = [items[i : i + size] for i in range(0, len(items), size)]
-    with ProcessPoolExecutor(workers) as pool:
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver")) as pool:
         done = pool.map(work, chunks, *([a] * len(chunks) for a in args))
         return [row for chunk in done for row in chunk]
 
 
-def forecast_all(items: list[tuple[str, np.ndarray]], h: int) -> list[tuple[str, Forecast]]:
-    return in_parallel(_forecast_chunk, items, h)
+def forecast_all(
+    items: list[tuple[str, np.ndarray]], h: int, method: str = "auto"
+) -> list[tuple[str, Forecast]]:
+    """forecast_series over every series, on every core."""
+    return in_parallel(_forecast_chunk, items, h, method)
 
 
 def backtest(

@@ -72,18 +72,20 @@ def read_series(
     return Series(items=items, shares=shares, through=through)
 
 
-def forecast_and_store(con: duckdb.DuckDBPyConnection, series: Series, h: int) -> pl.DataFrame:
-    """Forecast every series `h` days ahead and store the rows (replacing this
-    trained_through_date's rows of the same series); returns them."""
-    rows = forecast_rows(forecast_all(series.items, h), series.shares, series.through)
+def make_forecasts(series: Series, h: int) -> pl.DataFrame:
+    """Every series forecast `h` days ahead, as raw.usage_forecasts rows."""
+    return forecast_rows(forecast_all(series.items, h), series.shares, series.through)
+
+
+def store_forecasts(con: duckdb.DuckDBPyConnection, rows: pl.DataFrame) -> None:
+    """Store forecast rows, replacing the rows of the same series and trained_through_date."""
     con.register("new_forecasts", rows.to_arrow())
     try:
         con.begin()
         con.execute(
-            "delete from raw.usage_forecasts where trained_through_date = $through and "
-            "(series_type, series_key) in (select distinct series_type, series_key "
-            "from new_forecasts)",
-            {"through": series.through},
+            "delete from raw.usage_forecasts where (series_type, series_key, "
+            "trained_through_date) in (select distinct series_type, series_key, "
+            "trained_through_date from new_forecasts)"
         )
         con.execute("insert into raw.usage_forecasts by name select * from new_forecasts")
         con.commit()
@@ -92,7 +94,6 @@ def forecast_and_store(con: duckdb.DuckDBPyConnection, series: Series, h: int) -
         raise
     finally:
         con.unregister("new_forecasts")
-    return rows
 
 
 def backtest_table(series: Series, horizons: tuple[int, ...], origins: int) -> pl.DataFrame:
