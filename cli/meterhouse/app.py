@@ -331,7 +331,8 @@ def forecast(
     tenant: TenantOption = None,
     horizon: Annotated[int, typer.Option(min=1, max=366, help="Days ahead.")] = 30,
     out_dir: Annotated[
-        Path | None, typer.Option("--out", help="Also write the rows to forecast.csv here.")
+        Path | None,
+        typer.Option("--out", help="Also write forecast.csv and a PNG chart per tenant here."),
     ] = None,
     db: DbOption = None,
 ) -> None:
@@ -348,8 +349,13 @@ def forecast(
 
 def _forecast(path: Path, tenants: list[str], horizon: int, out_dir: Path | None) -> None:
     from meterhouse.core.forecast import forecast_summary
-    from meterhouse.documents import write_whole
-    from meterhouse.warehouse.forecast import make_forecasts, read_series, store_forecasts
+    from meterhouse.documents import write_files
+    from meterhouse.warehouse.forecast import (
+        make_forecasts,
+        read_series,
+        store_forecasts,
+        tenant_charts,
+    )
 
     with connect(path, read_only=True) as con:
         series = read_series(con, tenants)
@@ -359,8 +365,9 @@ def _forecast(path: Path, tenants: list[str], horizon: int, out_dir: Path | None
     with connect(path) as con:
         store_forecasts(con, rows)
     if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        write_whole(out_dir / "forecast.csv", rows.write_csv().encode())
+        with progress("charts") as report:
+            write_files(out_dir, {"forecast.csv": rows.write_csv().encode(),
+                                  **tenant_charts(series, rows, report)})  # fmt: skip
     summary, methods = forecast_summary(rows)
     title = f"token forecasts from {series.through:%Y-%m-%d} (fct_usage_forecast)"
     table = Table("tenant", "method", "tomorrow (80% interval)", f"next {horizon} days",

@@ -5,11 +5,13 @@ the chosen method beats seasonal naive in the backtest, and its 80% intervals co
 from __future__ import annotations
 
 import json
+import struct
 from pathlib import Path
 
 import polars as pl
 import pytest
 
+from meterhouse.charts import HEIGHT_PX, WIDTH_PX
 from tests.conftest import query, run
 
 
@@ -62,6 +64,10 @@ def test_one_tenant_forecast_to_csv_and_unknown_tenants_refused(
     rows = pl.read_csv(tmp_path / "forecast.csv")
     assert set(rows["series_key"]) == {"tn_0003"}
     assert rows.height == 7 * 3
+    png = (tmp_path / "tn_0003.png").read_bytes()  # a real PNG of the documented size
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert struct.unpack(">II", png[16:24]) == (WIDTH_PX, HEIGHT_PX)
+    assert len(png) > 10_000  # lines and bands drawn, not an empty canvas
     assert "tn_0003" in result.output
     refused = run("forecast", "--tenant", "tn_9999", "--db", warehouse)
     assert refused.exit_code == 1

@@ -1,0 +1,46 @@
+"""A PNG chart per tenant: daily token history, the forecast and its 80% and 95% intervals
+(matplotlib, drawn off-screen)."""
+
+from __future__ import annotations
+
+import io
+from datetime import date, timedelta
+
+import numpy as np
+import polars as pl
+
+WIDTH_PX, HEIGHT_PX, DPI = 1000, 400, 100
+
+
+def forecast_png(tenant: str, history: np.ndarray, through: date, rows: pl.DataFrame) -> bytes:
+    """`history`: tokens per day ending on `through`; `rows`: the tenant's total forecast rows
+    (forecast_date, predicted/lower/upper tokens)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    shown = history[-90:]
+    days = np.array([through - timedelta(days=len(shown) - 1 - i) for i in range(len(shown))],
+                    dtype="datetime64[D]")  # fmt: skip
+    ahead = rows.sort("forecast_date")
+    figure, axes = plt.subplots(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI)
+    try:
+        dates = ahead["forecast_date"].to_numpy()
+        axes.fill_between(dates, ahead["lower_95_tokens"], ahead["upper_95_tokens"],
+                          color="tab:blue", alpha=0.15, label="95% interval")  # fmt: skip
+        axes.fill_between(dates, ahead["lower_80_tokens"], ahead["upper_80_tokens"],
+                          color="tab:blue", alpha=0.3, label="80% interval")  # fmt: skip
+        axes.plot(days, shown, color="black", linewidth=1, label="history")
+        axes.plot(dates, ahead["predicted_tokens"], color="tab:blue", linewidth=1.5,
+                  label=f"forecast ({ahead['method'][0]})")  # fmt: skip
+        axes.set_title(f"{tenant}: tokens per day (UTC)")
+        axes.set_ylim(bottom=0)
+        axes.legend(loc="upper left", fontsize=8)
+        figure.autofmt_xdate()
+        figure.tight_layout()
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", dpi=DPI)
+        return buffer.getvalue()
+    finally:
+        plt.close(figure)
