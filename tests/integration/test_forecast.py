@@ -73,3 +73,19 @@ def test_one_tenant_forecast_to_csv_and_unknown_tenants_refused(
     assert refused.exit_code == 1
     assert "no usage history for tenant tn_9999" in refused.output
     assert "Traceback" not in refused.output
+
+
+def test_spend_projection_starts_from_the_month_so_far(warehouse: Path) -> None:
+    rows = query(warehouse, """
+        select p.tenant_id, p.projected_usage_amount, i.subtotal, p.projected_total_low_80,
+               p.projected_total, p.projected_total_high_80
+        from main.fct_spend_projection p
+        join main.fct_invoices i on i.tenant_id = p.tenant_id
+         and i.invoice_month = p.projection_month""")  # fmt: skip
+    latest = "(select max(invoice_month) from main.fct_invoices)"
+    [(invoiced,)] = query(warehouse, f"select count(*) from main.fct_invoices "
+                                     f"where invoice_month = {latest}")  # fmt: skip
+    assert len(rows) == invoiced  # every tenant invoiced this month is projected
+    for _, projected_usage, so_far, low, expected, high in rows:
+        assert projected_usage >= so_far  # the rest of the month adds, never removes
+        assert low <= expected <= high
