@@ -9,8 +9,9 @@ additive (docs/forecasting.md):
 - `recent_mean`: the mean of the last (up to) 7 days, for new tenants; intervals from the
   spread of those days (or a wide default with one day).
 `forecast_series` fits ETS and seasonal naive on the history minus its last week, keeps the
-one with the lower error on that week (a one-origin backtest per series), refits it on the
-whole history, and records which it used; a failed ETS fit falls back, never raises.
+one with the lower error on that week (a one-origin backtest per series), runs it over the
+whole history (ETS with the parameters fitted there), and records which it used; a failed
+ETS fit falls back, never raises.
 
 A forecast sees only the history it is given: the backtest cuts the series at each origin
 before calling it, so nothing after an origin can leak in (a test checks this).
@@ -20,8 +21,10 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -200,7 +203,9 @@ def _backtest_chunk(
     ]
 
 
-def in_parallel(work: object, items: list[tuple[str, np.ndarray]], *args: object) -> list:  # type: ignore[type-arg]
+def in_parallel(
+    work: Callable[..., list[Any]], items: list[tuple[str, np.ndarray]], *args: object
+) -> list[Any]:
     """Run `work(chunk, *args)` over chunks of `items` on every core; results in order.
     Workers start from a fork server, not a fork of this process (which may hold DuckDB's
     threads and locks)."""
@@ -208,7 +213,6 @@ def in_parallel(work: object, items: list[tuple[str, np.ndarray]], *args: object
     import os
     from concurrent.futures import ProcessPoolExecutor
 
-    assert callable(work)
     workers = max(1, min(os.cpu_count() or 1, len(items) // 8 or 1))
     if workers == 1:
         return list(work(items, *args))
