@@ -207,8 +207,8 @@ def in_parallel(
     work: Callable[..., list[Any]], items: list[tuple[str, np.ndarray]], *args: object
 ) -> list[Any]:
     """Run `work(chunk, *args)` over chunks of `items` on every core; results in order.
-    Workers start from a fork server, not a fork of this process (which may hold DuckDB's
-    threads and locks)."""
+    Workers start from a fork server (started with the BLAS limits below), not a fork of this
+    process, which may hold DuckDB's threads and locks."""
     import multiprocessing
     import os
     from concurrent.futures import ProcessPoolExecutor
@@ -216,6 +216,10 @@ def in_parallel(
     workers = max(1, min(os.cpu_count() or 1, len(items) // 8 or 1))
     if workers == 1:
         return list(work(items, *args))
+    # One BLAS thread per worker: the pool is the parallelism. With a BLAS thread pool in each
+    # worker as well, the small matrices of ETS fitting made the pool 4x slower than one core.
+    for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(variable, "1")
     size = math.ceil(len(items) / (workers * 4))
     chunks = [items[i : i + size] for i in range(0, len(items), size)]
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver")) as pool:
