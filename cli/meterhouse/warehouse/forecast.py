@@ -66,7 +66,9 @@ def read_series(
             ["series_type", "series_key"], as_dict=True, maintain_order=True
         ).items()
     ]
-    recent = grid.filter(pl.col("usage_date") > pl.lit(through) - pl.duration(days=28))
+    recent = grid.filter(
+        is_tenant & (pl.col("usage_date") > pl.lit(through) - pl.duration(days=28))
+    )
     shares = recent.group_by("series_key").agg(
         (pl.col("input_tokens").sum() / pl.col("tokens").sum()).fill_nan(None).alias("input_share")
     )
