@@ -27,3 +27,11 @@
     {{ "union all" if not loop.last }}
     {%- endfor %}
 {%- endmacro %}
+
+{#- The join condition of usage (by_token_class rows) to its sell price (int_sell_prices): the
+    one definition of what decides a sell price. -#}
+{% macro matches_sell_price(prices, usage) -%}
+    {%- for column in ['tenant_id', 'invoice_month', 'model_id', 'is_success', 'token_class', 'list_usd_per_1m_tokens'] %}
+    {{ "and " if not loop.first }}{{ prices }}.{{ column }} = {{ usage }}.{{ column }}
+    {%- endfor %}
+{%- endmacro %}

@@ -57,3 +57,21 @@ def connect(db: Path, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyCon
         yield con
     finally:
         con.close()
+
+
+@contextmanager
+def writing(con: duckdb.DuckDBPyConnection, **tables: object) -> Iterator[None]:
+    """One transaction, with `tables` (Arrow tables) registered under their names for its
+    statements: committed when the block ends, rolled back on any error, unregistered after."""
+    for name, table in tables.items():
+        con.register(name, table)
+    try:
+        con.begin()
+        yield
+        con.commit()
+    except BaseException:
+        con.rollback()
+        raise
+    finally:
+        for name in tables:
+            con.unregister(name)

@@ -20,6 +20,7 @@ from meterhouse.core.forecast import (
 )
 from meterhouse.errors import MeterhouseError
 from meterhouse.progress import Report
+from meterhouse.warehouse.db import writing
 
 
 @dataclass(frozen=True)
@@ -82,21 +83,13 @@ def make_forecasts(series: Series, h: int) -> pl.DataFrame:
 
 def store_forecasts(con: duckdb.DuckDBPyConnection, rows: pl.DataFrame) -> None:
     """Store forecast rows, replacing the rows of the same series and trained_through_date."""
-    con.register("new_forecasts", rows.to_arrow())
-    try:
-        con.begin()
+    with writing(con, new_forecasts=rows.to_arrow()):
         con.execute(
             "delete from raw.usage_forecasts where (series_type, series_key, "
             "trained_through_date) in (select distinct series_type, series_key, "
             "trained_through_date from new_forecasts)"
         )
         con.execute("insert into raw.usage_forecasts by name select * from new_forecasts")
-        con.commit()
-    except BaseException:
-        con.rollback()
-        raise
-    finally:
-        con.unregister("new_forecasts")
 
 
 def backtest_table(series: Series, horizons: tuple[int, ...], origins: int) -> pl.DataFrame:

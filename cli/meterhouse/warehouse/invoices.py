@@ -20,6 +20,7 @@ import polars as pl
 from meterhouse.core.invoices import documents
 from meterhouse.errors import MeterhouseError
 from meterhouse.schemas.invoices import DOCUMENTS_OUT, INVOICES_IN, LINES_IN
+from meterhouse.warehouse.db import writing
 
 
 @dataclass(frozen=True)
@@ -155,10 +156,8 @@ def issue_month(
         return Issued([], already)
     lines = found.lines.join(drafts.lazy().select("invoice_id"), on="invoice_id").collect()
     docs = DOCUMENTS_OUT.validate(documents(drafts.lazy(), lines.lazy(), issuer, issued_at))
-    con.register("issuing_documents", docs.with_columns(pl.col("json") + "\n").to_arrow())
-    con.register("issuing_lines", lines.to_arrow())
-    try:
-        con.begin()
+    documents_now = docs.with_columns(pl.col("json") + "\n").to_arrow()
+    with writing(con, issuing_documents=documents_now, issuing_lines=lines.to_arrow()):
         con.execute(
             "insert into raw.issued_invoices select invoice_id, tenant_id, invoice_month, "
             "currency, cast(total as decimal(38, 2)), line_count, $issuer, $issued_at, $through, "
@@ -178,13 +177,6 @@ def issue_month(
             "from main.int_sell_prices as prices inner join issuing_documents as documents "
             "using (tenant_id, invoice_month)"
         )
-        con.commit()
-    except BaseException:
-        con.rollback()
-        raise
-    finally:
-        con.unregister("issuing_documents")
-        con.unregister("issuing_lines")
     return Issued(sorted(docs["invoice_id"]), already)
 
 

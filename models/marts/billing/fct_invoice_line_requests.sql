@@ -78,12 +78,7 @@ billed as (
     select by_class.*, sell_prices.priced_by_invoice_id, sell_prices.unit_price_per_1m_tokens
     from by_class
     inner join sell_prices
-        on sell_prices.tenant_id = by_class.tenant_id
-        and sell_prices.invoice_month = by_class.invoice_month
-        and sell_prices.model_id = by_class.model_id
-        and sell_prices.is_success = by_class.is_success
-        and sell_prices.token_class = by_class.token_class
-        and sell_prices.list_usd_per_1m_tokens = by_class.list_usd_per_1m_tokens
+        on {{ matches_sell_price('sell_prices', 'by_class') }}
     where sell_prices.is_billable
 ),
 
