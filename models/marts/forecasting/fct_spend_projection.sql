@@ -31,20 +31,26 @@ horizon as (
     from latest
 ),
 
-remaining as (
-    select
-        horizon.tenant_id,
-        forecasts.token_direction,
-        sum(forecasts.predicted_tokens) as expected_tokens,
-        sum(forecasts.lower_80_tokens) as low_tokens,
-        sum(forecasts.upper_80_tokens) as high_tokens,
-        max(forecasts.forecast_date) as last_forecast_date
+-- the latest forecast's days left in the projection month
+month_forecasts as (
+    select horizon.tenant_id, forecasts.forecast_date, forecasts.token_direction,
+        forecasts.predicted_tokens, forecasts.lower_80_tokens, forecasts.upper_80_tokens
     from horizon
     inner join forecasts
         on forecasts.series_key = horizon.tenant_id
         and forecasts.trained_through_date = horizon.through_date
         and forecasts.forecast_date < {{ dbt.dateadd('month', 1, 'horizon.projection_month') }}
-    group by horizon.tenant_id, forecasts.token_direction
+),
+
+remaining as (
+    select
+        tenant_id,
+        token_direction,
+        sum(predicted_tokens) as expected_tokens,
+        sum(lower_80_tokens) as low_tokens,
+        sum(upper_80_tokens) as high_tokens
+    from month_forecasts
+    group by tenant_id, token_direction
 ),
 
 usage_lines as (
@@ -195,27 +201,21 @@ projected as (
 -- the expected path day by day through the month: each day's tokens (actual up to the
 -- forecast's last day of history, forecast after) at the month's average price per token of
 -- their direction, summed, and scaled by the terms (total before credits / usage)
+actual_days as (
+    select horizon.tenant_id, actual.usage_date, actual.input_tokens, actual.output_tokens
+    from horizon
+    inner join {{ ref('fct_usage_series_daily') }} as actual
+        on actual.series_type = 'tenant' and actual.series_key = horizon.tenant_id
+        and actual.usage_date >= horizon.projection_month and actual.usage_date <= horizon.through_date
+),
+
 daily_tokens as (
-    select horizon.tenant_id, actual.usage_date as day, 'input' as token_direction,
-        actual.input_tokens as tokens
-    from horizon
-    inner join {{ ref('fct_usage_series_daily') }} as actual
-        on actual.series_type = 'tenant' and actual.series_key = horizon.tenant_id
-        and actual.usage_date >= horizon.projection_month and actual.usage_date <= horizon.through_date
+    select tenant_id, usage_date as day, 'input' as token_direction, input_tokens as tokens
+    from actual_days
     union all
-    select horizon.tenant_id, actual.usage_date, 'output', actual.output_tokens
-    from horizon
-    inner join {{ ref('fct_usage_series_daily') }} as actual
-        on actual.series_type = 'tenant' and actual.series_key = horizon.tenant_id
-        and actual.usage_date >= horizon.projection_month and actual.usage_date <= horizon.through_date
+    select tenant_id, usage_date, 'output', output_tokens from actual_days
     union all
-    select horizon.tenant_id, forecasts.forecast_date, forecasts.token_direction,
-        forecasts.predicted_tokens
-    from horizon
-    inner join forecasts
-        on forecasts.series_key = horizon.tenant_id
-        and forecasts.trained_through_date = horizon.through_date
-        and forecasts.forecast_date < {{ dbt.dateadd('month', 1, 'horizon.projection_month') }}
+    select tenant_id, forecast_date, token_direction, predicted_tokens from month_forecasts
 ),
 
 daily_spend as (
