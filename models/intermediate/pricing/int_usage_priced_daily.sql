@@ -1,7 +1,9 @@
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='usage_date') }}
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='usage_date',
+          on_schema_change='fail') }}
 -- depends_on: {{ ref('stg_meterhouse__usage_events') }}
 -- One pass over the events: usage and vendor cost per tenant, raw model name, resolved
--- model, day, service tier, success, priced-or-not and the per-class list prices applied
+-- model, day, provider, self-hosted or not, service tier, success, priced-or-not and the
+-- per-class list prices applied
 -- (a price change or a context tier splits a group, so an invoice line has one unit price).
 -- fct_usage_daily, fct_unpriced_usage and the invoice lines all read this, so the events
 -- are rated once per build.
@@ -24,6 +26,8 @@ final as (
         model_name,
         model_id,
         usage_date,
+        provider,
+        gpu_id is not null as is_self_hosted,
         service_tier,
         is_success,
         is_priced,
@@ -44,7 +48,8 @@ final as (
         max(file_id) as last_file_id
     from priced
     group by
-        tenant_id, model_name, model_id, usage_date, service_tier, is_success, is_priced,
+        tenant_id, model_name, model_id, usage_date, provider, gpu_id is not null,
+        service_tier, is_success, is_priced,
         input_usd_per_1m_tokens, output_usd_per_1m_tokens, cache_read_usd_per_1m_tokens,
         cache_write_usd_per_1m_tokens, reasoning_usd_per_1m_tokens
 )
