@@ -75,23 +75,29 @@ def generate(
     start: Annotated[
         datetime, typer.Option(formats=["%Y-%m-%d"], help="First day (YYYY-MM-DD).")
     ] = datetime(2026, 9, 1),
+    fleet_scale: Annotated[
+        int, typer.Option(min=1, help="Multiply the self-hosted GPU fleet (10 GPUs at 1).")
+    ] = 1,
 ) -> None:
     """Write realistic sample usage exports (one Parquet file per day) with real-world dirt,
-    and contracts for the tenants (give them to nightly with --contracts OUT/contracts)."""
+    GPU-hour telemetry of the self-hosted fleet, and the tenants' contracts and the GPU
+    inventory (give them to nightly with --gpu-hours OUT/gpu_hours --contracts OUT/contracts)."""
     from meterhouse.paths import shared_data_dir
     from meterhouse.sample import generate_sample
 
     with user_errors():
         summary = generate_sample(
             out_dir, days=days, tenants=tenants, events_per_day=events_per_day, seed=seed,
-            start=start.date(), shared_data=shared_data_dir(),
+            start=start.date(), shared_data=shared_data_dir(), fleet_scale=fleet_scale,
         )  # fmt: skip
     out.print(
         f"wrote {summary.rows_written:,} rows in {summary.files} files under {out_dir}/events "
         f"({summary.clean_events:,} distinct valid requests, {summary.duplicate_rows:,} "
         f"duplicates, {summary.conflict_rows:,} conflicts, {summary.bad_rows:,} bad rows, "
         f"{summary.late_rows:,} late)\ntokens from {summary.token_source}; "
-        f"models from {summary.model_source}\ntenant contracts in {out_dir}/contracts"
+        f"models from {summary.model_source}\n{summary.gpu_hours.rows_written:,} GPU-hour "
+        f"rows under {out_dir}/gpu_hours\ntenant contracts and GPU inventory in "
+        f"{out_dir}/contracts"
     )
 
 
@@ -113,9 +119,13 @@ def _print_ingest(result: IngestResult) -> None:
     )
 
 
-def _ingest(db: Path, paths: list[Path], allow_changed: bool) -> IngestResult:
-    with connect(db) as con, progress("ingest") as report:
-        return ingest(con, paths, allow_changed=allow_changed, report=report)
+def _ingest(db: Path, paths: list[Path], allow_changed: bool, gpu_hours: bool) -> IngestResult:
+    from meterhouse.schemas.events import EVENTS
+    from meterhouse.schemas.gpu_hours import GPU_HOURS
+
+    dataset = GPU_HOURS if gpu_hours else EVENTS
+    with connect(db) as con, progress(f"ingest {dataset.name}") as report:
+        return ingest(con, paths, dataset=dataset, allow_changed=allow_changed, report=report)
 
 
 @app.command(name="ingest")
@@ -126,14 +136,22 @@ def ingest_command(
         bool,
         typer.Option(help="Load a file again although its content changed since it was loaded."),
     ] = False,
+    gpu_hours: Annotated[
+        bool,
+        typer.Option(
+            "--gpu-hours",
+            help="The files are GPU-hour telemetry (docs/gpu-hour-contract.md), not events.",
+        ),
+    ] = False,
 ) -> None:
     """Load Parquet usage exports: validate, quarantine bad rows, deduplicate on request_id.
 
+    With --gpu-hours, load GPU-hour telemetry the same way, deduplicated on (gpu_id, hour_at).
     Files load in path order in one transaction: all new files or none. A file already loaded
     is skipped. Prints rows read = loaded + duplicates + quarantined.
     """
     with user_errors():
-        _print_ingest(_ingest(resolve_db(db), paths, allow_changed))
+        _print_ingest(_ingest(resolve_db(db), paths, allow_changed, gpu_hours))
 
 
 @app.command()
@@ -157,18 +175,27 @@ def build(
 @app.command()
 def nightly(
     events: Annotated[Path, typer.Option(help="Folder of the nightly Parquet exports.")],
+    gpu_hours: Annotated[
+        Path | None,
+        typer.Option(
+            "--gpu-hours",
+            help="Folder of GPU-hour telemetry exports of the self-hosted fleet (optional).",
+        ),
+    ] = None,
     db: DbOption = None,
     contracts: ContractsOption = None,
 ) -> None:
-    """The nightly job: ingest what is new under --events, build and test the models, then
-    forecast every tenant and model 30 days ahead (fct_usage_forecast)."""
+    """The nightly job: ingest what is new under --events (and --gpu-hours), build and test
+    the models, then forecast every tenant and model 30 days ahead (fct_usage_forecast)."""
     from meterhouse.warehouse.dbt import check_contracts, run_dbt
 
     with user_errors():
         if contracts is not None:
             check_contracts(contracts)  # before loading anything
         path = resolve_db(db)
-        _print_ingest(_ingest(path, [events], allow_changed=False))
+        _print_ingest(_ingest(path, [events], allow_changed=False, gpu_hours=False))
+        if gpu_hours is not None:
+            _print_ingest(_ingest(path, [gpu_hours], allow_changed=False, gpu_hours=True))
         # dbt unit tests check the SQL logic, not the night's data: `make test` and
         # `meterhouse build` run them; the nightly job skips them.
         run_dbt("build", path, ["--exclude", "test_type:unit"], contracts)

@@ -7,7 +7,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from meterhouse.core.events import read_file_columns
+from meterhouse.core.reading import read_file_columns
 from meterhouse.errors import MeterhouseError
 from meterhouse.schemas.events import COLUMNS, CONFLICT_RULE, PARSE_RULES, REQUIRED, RULES
 

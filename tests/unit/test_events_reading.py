@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import polars as pl
 import pytest
 
-from meterhouse.core.events import read_file_columns
+from meterhouse.core.reading import read_file_columns
 from meterhouse.errors import MeterhouseError
 
 

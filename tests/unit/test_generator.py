@@ -95,16 +95,19 @@ def test_same_seed_gives_identical_files_and_another_seed_does_not(tmp_path: Pat
     for name, seed in (("a", 3), ("b", 3), ("c", 4)):
         generate_sample(tmp_path / name, days=4, tenants=5, events_per_day=800, seed=seed)
     first, again, other = (_hashes(tmp_path / name) for name in "abc")
-    assert len(first) == 4 + 3 + 3  # four daily files, three reference and three contract files
+    # four daily event and telemetry files, three reference files, three contract files and
+    # the GPU inventory
+    assert len(first) == 4 + 4 + 3 + 3 + 1
     assert first == again
-    events = [k for k in first if k.startswith("events")]
-    assert all(first[k] != other[k] for k in events)
+    daily = [k for k in first if k.startswith(("events", "gpu_hours"))]
+    assert all(first[k] != other[k] for k in daily)
 
 
 def test_rerun_into_same_folder_leaves_no_stale_days(tmp_path: Path) -> None:
     generate_sample(tmp_path, days=5, tenants=3, events_per_day=100)
     summary = generate_sample(tmp_path, days=2, tenants=3, events_per_day=100)
     assert len(list((tmp_path / "events").iterdir())) == summary.files == 2
+    assert len(list((tmp_path / "gpu_hours").iterdir())) == 2
 
 
 def test_files_have_the_contract_columns_and_types(

@@ -61,12 +61,21 @@ _PREFERRED: tuple[tuple[str, str, float, bool, bool, bool], ...] = (
     ("us.meta.llama3-3-70b-instruct-v1:0", "bedrock", 1, False, False, False),
     ("amazon.nova-pro-v1:0", "bedrock", 1, True, False, False),
 )
-# Open models a tenant runs on its own GPUs: (name, popularity, GPU pool).
-_SELF_HOSTED: tuple[tuple[str, float, tuple[str, ...]], ...] = (
-    ("meta-llama/Llama-3.1-8B-Instruct", 2, tuple(f"gpu-l40s-{i:02d}" for i in range(1, 5))),
-    ("meta-llama/Llama-3.3-70B-Instruct", 2, tuple(f"gpu-h100-{i:02d}" for i in range(1, 5))),
-    ("Qwen/Qwen2.5-72B-Instruct", 1, tuple(f"gpu-h100-{i:02d}" for i in range(5, 7))),
+# Open models a tenant runs on its own GPUs: (name, popularity, GPU kind, first and last GPU
+# of its pool at fleet scale 1). Scale s gives each pool s times as many GPUs.
+_SELF_HOSTED: tuple[tuple[str, float, str, int, int], ...] = (
+    ("meta-llama/Llama-3.1-8B-Instruct", 2, "l40s", 1, 4),
+    ("meta-llama/Llama-3.3-70B-Instruct", 2, "h100", 1, 4),
+    ("Qwen/Qwen2.5-72B-Instruct", 1, "h100", 5, 6),
 )
+
+
+def gpu_pool(kind: str, first: int, last: int, scale: int) -> tuple[str, ...]:
+    """The GPU ids of a pool: at scale 1 the pool's own numbers, at scale s s times as many."""
+    lo, hi = (first - 1) * scale + 1, last * scale
+    return tuple(f"gpu-{kind}-{i:02d}" for i in range(lo, hi + 1))
+
+
 _PROVIDERS = {  # LiteLLM's provider names, as the gateway reports who served a request
     "openai": "openai",
     "anthropic": "anthropic",
@@ -151,11 +160,14 @@ def _spec(
     return ModelSpec(key, provider, pop, caches, writes, rate, fast)
 
 
-def _self_hosted() -> list[ModelSpec]:
+def _self_hosted(fleet_scale: int) -> list[ModelSpec]:
     return [
-        ModelSpec(name, "self-hosted", pop, False, False, 0.0, "8B" in name, gpus)
-        for name, pop, gpus in _SELF_HOSTED
-    ]
+        ModelSpec(
+            name, "self-hosted", pop, False, False, 0.0, "8B" in name,
+            gpu_pool(kind, first, last, fleet_scale),
+        )
+        for name, pop, kind, first, last in _SELF_HOSTED
+    ]  # fmt: skip
 
 
 def _from_entry(key: str, entry: dict[str, Any], popularity: float) -> ModelSpec:
@@ -167,12 +179,12 @@ def _from_entry(key: str, entry: dict[str, Any], popularity: float) -> ModelSpec
     return _spec(key, provider, popularity, caches, writes, reasons=reasons)
 
 
-def load_models(shared_data: Path | None) -> tuple[list[ModelSpec], str]:
+def load_models(shared_data: Path | None, fleet_scale: int = 1) -> tuple[list[ModelSpec], str]:
     """The models to sample from, self-hosted ones last, and a note on where they came from."""
     path = shared_data / CATALOG_FILE if shared_data is not None else None
     if path is None or not path.is_file():
         models = [_spec(*row[:5], reasons=row[5]) for row in _PREFERRED]
-        return models + _self_hosted(), "built-in model list (../shared/data not found)"
+        return models + _self_hosted(fleet_scale), "built-in model list (../shared/data not found)"
     catalog: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
 
     def usable(key: str) -> bool:
@@ -191,7 +203,7 @@ def load_models(shared_data: Path | None) -> tuple[list[ModelSpec], str]:
         spare = sorted(k for k in catalog if usable(k) and k not in taken)
         step = max(1, len(spare) // missing)
         models += [_from_entry(k, catalog[k], 1.0) for k in spare[::step][:missing]]
-    return models + _self_hosted(), "litellm catalog"
+    return models + _self_hosted(fleet_scale), "litellm catalog"
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import binascii
 import json
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ from meterhouse.sample.catalog import (
     model_table,
 )
 from meterhouse.sample.contracts import write_contracts
+from meterhouse.sample.fleet import TelemetryCounts, day_telemetry, fleet, write_inventory
 from meterhouse.sample.tenants import Tenants, make_tenants, write_reference
 
 Frame = dict[str, Arr]
@@ -85,6 +86,7 @@ class SampleSummary:
     late_rows: int  # first copies of valid rows whose event_at date is before the file's date
     token_source: str
     model_source: str
+    gpu_hours: TelemetryCounts = field(default_factory=TelemetryCounts)  # telemetry rows
 
 
 def _hex_ids(rng: np.random.Generator, n: int, nbytes: int) -> Arr:
@@ -232,9 +234,9 @@ def _table(f: Frame, ten: Tenants, names: list[str]) -> pa.Table:
     return pa.Table.from_arrays(columns, schema=SCHEMA)
 
 
-def _clear_events(events: Path) -> None:
+def _clear_days(folder: Path) -> None:
     # Only what an earlier run wrote, so a shorter re-run leaves no stale days behind.
-    for old in sorted(events.glob("date=*/part-0.parquet")):
+    for old in sorted(folder.glob("date=*/part-0.parquet")):
         old.unlink()
         if not any(old.parent.iterdir()):
             old.parent.rmdir()
@@ -301,20 +303,24 @@ def generate_sample(
     seed: int = 42,
     start: date = date(2026, 9, 1),
     shared_data: Path | None = None,
+    fleet_scale: int = 1,
 ) -> SampleSummary:
-    """Write `days` daily Parquet files of usage events, reference CSVs and the tenants'
-    contracts (the CSVs `meterhouse nightly --contracts` reads) under `out_dir`."""
+    """Write `days` daily Parquet files of usage events and of GPU-hour telemetry, reference
+    CSVs, and the tenants' contracts and the GPU inventory (the CSVs `meterhouse nightly
+    --contracts` reads) under `out_dir`. `fleet_scale` multiplies the self-hosted GPUs."""
     if days < 1 or tenants < 1 or events_per_day < 0:
         raise ValueError("days and tenants must be at least 1, events_per_day not negative")
-    models, model_source = load_models(shared_data)
+    models, model_source = load_models(shared_data, fleet_scale)
     pools, token_source = load_token_pools(shared_data)
     md = model_table(models)
     ten = make_tenants(np.random.default_rng([seed, 0]), tenants, days, start, md)
     names = [*md.names, *UNPARSEABLE_MODELS]
     lam = ten.volume(start, days) * (events_per_day * days)
     min_bad = -(-len(BAD_KINDS) // days) if events_per_day * days >= 20_000 else 0
-    events = out_dir / "events"
-    _clear_events(events)
+    events, gpu_hours = out_dir / "events", out_dir / "gpu_hours"
+    _clear_days(events)
+    _clear_days(gpu_hours)
+    gpus, telemetry = fleet(md.gpus), TelemetryCounts()
     totals = np.zeros(6, dtype=np.int64)  # rows, clean, duplicate, conflict, bad, late
     epoch_us = int(datetime(start.year, start.month, start.day, tzinfo=UTC).timestamp()) * 10**6
     prev: Frame | None = None
@@ -326,6 +332,10 @@ def generate_sample(
             day = start + timedelta(days=d)
             rows = _day_rows(rng, d, rng.poisson(lam[:, d]), ten, pools)
             rows["event"] += epoch_us
+            hours = day_telemetry(
+                np.random.default_rng([seed, 2, d]), epoch_us + d * DAY_US, gpus,
+                rows["gpu"], rows["event"], rows["lat"], telemetry,
+            )  # fmt: skip
             day_rows, prev, counts = _add_dirt(
                 rng, rows, prev, min_bad=min_bad, bad_so_far=int(totals[4]),
                 first_unparseable=len(md.names),
@@ -337,17 +347,22 @@ def generate_sample(
             if pending is not None:
                 pending.result()  # at most one table waits, and a failed write stops the run
             pending = writer.submit(pq.write_table, table, path, compression="zstd")
+            hours_path = gpu_hours / f"date={day.isoformat()}" / "part-0.parquet"
+            hours_path.parent.mkdir(parents=True, exist_ok=True)
+            pq.write_table(hours, hours_path, compression="zstd")
         if pending is not None:
             pending.result()
     rows_written, clean_events, dups, conflicts, bad, late = (int(x) for x in totals)
     summary = SampleSummary(
         out_dir, days, start, days, rows_written, clean_events, dups, conflicts, bad, late,
-        token_source, model_source,
+        token_source, model_source, telemetry,
     )  # fmt: skip
     write_reference(out_dir / "reference", ten, start)
     write_contracts(out_dir / "contracts", ten, start, days, events_per_day, seed)
+    write_inventory(out_dir / "contracts" / "gpu_inventory.csv", gpus, start, days)
     meta: dict[str, Any] = {**asdict(summary), "out_dir": ".", "start": start.isoformat()}
     meta |= {"seed": seed, "tenants": tenants, "events_per_day": events_per_day}
     meta |= {"events": "events/date=*/part-0.parquet", "bad_kinds": list(BAD_KINDS)}
+    meta |= {"gpu_hours_files": "gpu_hours/date=*/part-0.parquet", "fleet_scale": fleet_scale}
     (out_dir / "reference" / "generator.json").write_text(json.dumps(meta, indent=2) + "\n")
     return summary

@@ -1,23 +1,24 @@
 """The canonical token-usage event: the input contract, defined once.
 
-Everything that checks an event reads it from here: the loader evaluates `RULES` row by row to
-quarantine bad rows with a reason, and `event_schema()` (Pandera on Polars) checks the same rules
-plus column types on the rows that were loaded. `docs/event-contract.md` describes the same
+Everything that checks an event reads it from here (as the `EVENTS` dataset, see
+schemas/dataset.py): the loader evaluates `RULES` row by row to quarantine bad rows with a
+reason, and `event_schema()` (Pandera on Polars) checks the same rules plus column types on the
+rows that were loaded. `docs/event-contract.md` describes the same
 columns and rules for people; a test keeps the two in step.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import cache
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import polars as pl
+
+from meterhouse.schemas.dataset import DTYPES, Column, Dataset, Rule
 
 if TYPE_CHECKING:
     import pandera.polars as pa
 
-Kind = Literal["id", "string", "timestamp", "tokens", "number"]
+__all__ = ["DTYPES", "EVENTS", "Column", "Rule"]
 
 SERVICE_TIERS = ("standard", "batch", "priority", "flex")
 STATUSES = ("success", "error", "timeout", "cancelled")
@@ -27,14 +28,6 @@ SERVICE_TIER_ALIASES = {"default": "standard"}
 # A model name is one token of printable characters: gateways never put spaces in one, and a
 # name with whitespace or control characters is a broken export, not a model to price.
 MODEL_NAME_PATTERN = r"^[^\s\x00-\x1f]{1,256}$"
-
-
-@dataclass(frozen=True)
-class Column:
-    name: str
-    kind: Kind
-    required: bool
-    meaning: str
 
 
 COLUMNS: tuple[Column, ...] = (
@@ -50,8 +43,15 @@ COLUMNS: tuple[Column, ...] = (
     Column("user_id", "id", False, "The tenant's end user, if the gateway knows it."),
     Column("provider", "string", False, "Who served the request (openai, bedrock, self-hosted)."),
     Column("region", "string", False, "Region that served the request."),
-    Column("service_tier", "string", False, "standard, batch, priority or flex."),
-    Column("status", "string", False, "success, error, timeout or cancelled."),
+    Column(
+        "service_tier",
+        "string",
+        False,
+        "standard, batch, priority or flex.",
+        default="standard",
+        value_aliases=SERVICE_TIER_ALIASES,
+    ),
+    Column("status", "string", False, "success, error, timeout or cancelled.", default="success"),
     Column("latency_ms", "number", False, "Total request latency in milliseconds."),
     Column("first_token_latency_ms", "number", False, "Time to first token in milliseconds."),
     Column("gpu_id", "id", False, "The self-hosted GPU that served the request, if any."),
@@ -64,24 +64,9 @@ TOKEN_COLUMNS = tuple(c.name for c in COLUMNS if c.kind == "tokens")
 # is a conflict, not a duplicate.
 BILLING_FIELDS = ("tenant_id", "model", "event_at", "service_tier", *TOKEN_COLUMNS)
 
-DTYPES: dict[Kind, pl.DataType] = {
-    "id": pl.String(),
-    "string": pl.String(),
-    "timestamp": pl.Datetime("us", "UTC"),
-    "tokens": pl.Int64(),
-    "number": pl.Float64(),
-}
-
 
 def _blank(name: str) -> pl.Expr:
     return pl.col(name).is_null() | (pl.col(name).str.strip_chars() == "")
-
-
-@dataclass(frozen=True)
-class Rule:
-    name: str
-    broken: pl.Expr  # true on a row that breaks the rule
-    meaning: str
 
 
 RULES: tuple[Rule, ...] = (
@@ -136,45 +121,19 @@ PARSE_RULES = {
 CONFLICT_RULE = "conflicting_duplicate"
 
 
-def any_rule_broken() -> pl.Expr:
-    """True on a row that breaks at least one rule (cheaper than naming them)."""
-    return pl.any_horizontal(rule.broken for rule in RULES)
+EVENTS = Dataset(
+    name="usage_events",
+    columns=COLUMNS,
+    rules=RULES,
+    key=("request_id",),
+    compared=BILLING_FIELDS,
+    quarantine_table="raw.quarantined_events",
+    quarantine_ids=("request_id", "tenant_id"),
+    derived=(pl.col("event_at").dt.date().alias("usage_date"),),
+    what="event",
+)
 
 
-def broken_rules() -> pl.Expr:
-    """Comma-separated names of the rules a row breaks; empty string when it breaks none."""
-    return pl.concat_str(
-        [pl.when(rule.broken).then(pl.lit(rule.name)) for rule in RULES],
-        separator=", ",
-        ignore_nulls=True,
-    )
-
-
-def _nullable(column: Column) -> bool:
-    # Optional token counts, tier and status are filled with their defaults at load.
-    defaulted = column.kind == "tokens" or column.name in {"service_tier", "status"}
-    return not (column.required or defaulted)
-
-
-@cache
 def event_schema() -> pa.DataFrameSchema:
-    """The Pandera schema of a loaded event: column types and every rule in RULES.
-
-    Built on first use: importing Pandera costs most of a second that commands which do not
-    validate (a re-run of a load, --help) should not pay.
-    """
-    import pandera.polars as pa
-
-    def check(rule: Rule) -> pa.Check:
-        return pa.Check(
-            lambda data: data.lazyframe.select(~rule.broken),
-            name=rule.name,
-            error=f"{rule.name}: {rule.meaning}",
-        )
-
-    return pa.DataFrameSchema(
-        {c.name: pa.Column(DTYPES[c.kind], nullable=_nullable(c)) for c in COLUMNS},
-        checks=[check(rule) for rule in RULES],
-        strict=False,  # the loader's bookkeeping columns may ride along
-        name="usage_event",
-    )
+    """The Pandera schema of a loaded event: column types and every rule in RULES."""
+    return EVENTS.schema

@@ -1,13 +1,14 @@
 """Load nightly Parquet exports into the warehouse: every row loaded, counted or quarantined.
 
-Every file is checked before anything is written; then the load is one DuckDB transaction per
-call: either every new file is in, with its manifest row, or nothing is. Each file is read with
-Polars, mapped to the canonical event and checked against the contract rules; rows that break
-a rule go to `raw.quarantined_events`. The valid rows of all files are then deduplicated on
-request_id by the Polars core, against each other (path order, then row order: the first copy
-wins) and against the warehouse's copies, fetched with one scan of the loaded keys. A repeat
-whose billing fields differ is a conflict: the first copy stays, the repeat is quarantined,
-nothing is summed. See docs/decisions/0001.
+One loader for every dataset (usage events, GPU-hour telemetry: schemas/dataset.py). Every file
+is checked before anything is written; then the load is one DuckDB transaction per call: either
+every new file is in, with its manifest row, or nothing is. Each file is read with Polars,
+mapped to the dataset's canonical row and checked against its rules; rows that break a rule go
+to its quarantine table. The valid rows of all files are then deduplicated on the dataset's key
+by the Polars core, against each other (path order, then row order: the first copy wins) and
+against the warehouse's copies, fetched with one scan of the loaded keys. A repeat whose
+compared fields differ is a conflict: the first copy stays, the repeat is quarantined, nothing
+is summed. See docs/decisions/0001.
 """
 
 from __future__ import annotations
@@ -23,18 +24,12 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from meterhouse.core.dedup import COPY_COLUMNS, classify_repeats, is_new_request
-from meterhouse.core.events import FileReading, read_file_columns
+from meterhouse.core.dedup import classify_repeats, copy_columns, is_new_row
+from meterhouse.core.reading import FileReading, read_file_columns
 from meterhouse.errors import MeterhouseError
 from meterhouse.progress import Report
-from meterhouse.schemas.events import (
-    COLUMN_NAMES,
-    CONFLICT_RULE,
-    NON_INTEGER_RULE,
-    any_rule_broken,
-    broken_rules,
-    event_schema,
-)
+from meterhouse.schemas.dataset import Dataset
+from meterhouse.schemas.events import CONFLICT_RULE, EVENTS, NON_INTEGER_RULE
 
 
 @dataclass
@@ -111,7 +106,7 @@ def _polars_schema(schema: pa.Schema) -> pl.Schema:
     return frame.schema
 
 
-def _plan(path: Path) -> _Planned:
+def _plan(path: Path, dataset: Dataset) -> _Planned:
     """Check that a file can be loaded at all, before anything is written."""
     try:
         schema = _polars_schema(pq.read_schema(path))
@@ -120,13 +115,17 @@ def _plan(path: Path) -> _Planned:
             f"{path}: not a readable Parquet file ({type(exc).__name__}). It may be truncated "
             "or in another format; re-export it, or move it out of the folder being loaded."
         ) from exc
-    reading = read_file_columns(schema, str(path))  # refuses missing columns and wrong types
+    reading = read_file_columns(schema, str(path), dataset)  # refuses missing columns, wrong types
     stat = path.stat()
     return _Planned(path, stat.st_size, stat.st_mtime_ns, _sha256(path), reading)
 
 
 def _triage(
-    con: duckdb.DuckDBPyConnection, files: list[Path], allow_changed: bool, report: Report
+    con: duckdb.DuckDBPyConnection,
+    files: list[Path],
+    dataset: Dataset,
+    allow_changed: bool,
+    report: Report,
 ) -> tuple[list[FileOutcome], list[tuple[_Planned, FileOutcome]]]:
     """What happens to each file, and the plans of those to load.
 
@@ -151,7 +150,7 @@ def _triage(
             outcomes.append(FileOutcome(path, skipped=f"already loaded on {at:%Y-%m-%d %H:%M} UTC"))
             continue
         report(f"checking {path.name}", index, len(files))
-        plan = _plan(path)
+        plan = _plan(path, dataset)
         if plan.sha256 in by_hash:
             other, at = by_hash[plan.sha256]
             same = "" if other == str(path) else f" as {other}"
@@ -177,11 +176,12 @@ def ingest(
     con: duckdb.DuckDBPyConnection,
     paths: Sequence[Path],
     *,
+    dataset: Dataset = EVENTS,
     allow_changed: bool = False,
     report: Report = lambda step, done, total: None,
 ) -> IngestResult:
-    """Load the files; returns what happened to every file and row."""
-    outcomes, todo = _triage(con, find_parquet_files(paths), allow_changed, report)
+    """Load the files into `dataset`; returns what happened to every file and row."""
+    outcomes, todo = _triage(con, find_parquet_files(paths), dataset, allow_changed, report)
     result = IngestResult(outcomes)
     if not todo:
         return result
@@ -196,9 +196,11 @@ def ingest(
         valid = []
         for index, (plan, outcome) in enumerate(todo):
             report(f"reading {plan.path.name}", index, len(todo))
-            valid.append(_quarantine_bad_rows(con, plan, outcome, first_file_id + index, now))
+            valid.append(
+                _quarantine_bad_rows(con, dataset, plan, outcome, first_file_id + index, now)
+            )
         report("deduplicating against everything loaded", len(todo), len(todo))
-        counts = _load_new_requests(con, pl.concat(valid, rechunk=False), now)
+        counts = _load_new_rows(con, dataset, pl.concat(valid, rechunk=False), now)
         del valid
         for index, (plan, outcome) in enumerate(todo):
             file_id = first_file_id + index
@@ -208,15 +210,18 @@ def ingest(
                 outcome.rows_read - outcome.rows_duplicate - outcome.rows_quarantined
             )
             con.execute(
-                "insert into raw.load_manifest values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "insert into raw.load_manifest (file_id, load_id, source_path, size_bytes, "
+                "modified_ns, content_sha256, rows_read, rows_loaded, rows_duplicate, "
+                "rows_quarantined, ignored_columns, loaded_at, dataset) "
+                "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     file_id, load_id, str(plan.path), plan.size, plan.modified_ns, plan.sha256,
                     outcome.rows_read, outcome.rows_loaded, outcome.rows_duplicate,
                     outcome.rows_quarantined,
-                    plan.reading.ignored_columns, now,
+                    plan.reading.ignored_columns, now, dataset.name,
                 ],
             )  # fmt: skip
-        _verify(con, first_file_id, todo)
+        _verify(con, dataset, first_file_id, todo)
         con.commit()
     except BaseException:
         con.rollback()
@@ -225,11 +230,14 @@ def ingest(
 
 
 def _verify(
-    con: duckdb.DuckDBPyConnection, first_file_id: int, todo: list[tuple[_Planned, FileOutcome]]
+    con: duckdb.DuckDBPyConnection,
+    dataset: Dataset,
+    first_file_id: int,
+    todo: list[tuple[_Planned, FileOutcome]],
 ) -> None:
     """Read back what this load wrote before committing it: a mismatch is a bug, not data."""
     rows = con.execute(
-        "select file_id, count(request_id) from raw.usage_events where file_id >= ? group by 1",
+        f"select file_id, count(*) from {dataset.table} where file_id >= ? group by 1",
         [first_file_id],
     ).fetchall()
     written = dict(rows)
@@ -257,6 +265,7 @@ def _read(path: Path) -> pl.DataFrame:
 
 def _quarantine_bad_rows(
     con: duckdb.DuckDBPyConnection,
+    dataset: Dataset,
     plan: _Planned,
     outcome: FileOutcome,
     file_id: int,
@@ -274,14 +283,13 @@ def _quarantine_bad_rows(
         )
         .collect()
     )
-    is_bad = checked.select(any_rule_broken() | pl.col("_non_integer")).to_series()
+    is_bad = checked.select(dataset.any_rule_broken() | pl.col("_non_integer")).to_series()
     bad = checked.filter(is_bad).select(
         pl.lit(file_id, pl.Int64).alias("file_id"),
         "source_row",
-        "request_id",
-        "tenant_id",
+        *(dataset.stored(c) for c in dataset.quarantine_ids),
         pl.concat_str(
-            [pl.when("_non_integer").then(pl.lit(NON_INTEGER_RULE)), broken_rules()],
+            [pl.when("_non_integer").then(pl.lit(NON_INTEGER_RULE)), dataset.broken_rules()],
             separator=", ",
             ignore_nulls=True,
         ).alias("rules_broken"),
@@ -289,37 +297,41 @@ def _quarantine_bad_rows(
     )
     if bad.height:
         row_values = raw.filter(is_bad).select(pl.struct(pl.all()).alias("row"))
-        _quarantine(con, bad.with_columns(row_values), now)
+        _quarantine(con, dataset, bad.with_columns(row_values), now)
     outcome.rows_read = raw.height
     outcome.rows_quarantined = bad.height
-    good = event_schema().validate(checked.filter(~is_bad).drop("_non_integer"))
+    good = dataset.schema.validate(checked.filter(~is_bad).drop("_non_integer"))
     return good.select(
-        "request_id",
-        pl.col("event_at").dt.replace_time_zone(None),
-        pl.col("event_at").dt.date().alias("usage_date"),
-        *COLUMN_NAMES[2:],
+        *(dataset.stored(c) for c in dataset.column_names),
         pl.lit(file_id, pl.Int64).alias("file_id"),
         "source_row",
-    )
+    ).with_columns(*dataset.derived)
 
 
-def _quarantine(con: duckdb.DuckDBPyConnection, rows: pl.DataFrame, now: datetime) -> None:
+def _quarantine(
+    con: duckdb.DuckDBPyConnection, dataset: Dataset, rows: pl.DataFrame, now: datetime
+) -> None:
     """Store quarantined rows; `row` (a struct of the row's values) is kept as JSON."""
     con.register("_quarantine", rows)
     con.execute(
-        "insert into raw.quarantined_events by name select * exclude (row), "
+        f"insert into {dataset.quarantine_table} by name select * exclude (row), "
         "to_json(row)::varchar as row_json, ?::timestamp as quarantined_at from _quarantine",
         [now],
     )
     con.unregister("_quarantine")
 
 
-def _copies_in_warehouse(con: duckdb.DuckDBPyConnection, load: pl.DataFrame) -> pl.DataFrame:
-    """The warehouse's rows for request_ids of this load: one scan of the loaded keys."""
-    con.register("_load", load.select("request_id"))
-    columns = ", ".join(f"e.{c}" for c in COPY_COLUMNS)
-    query = f"select {columns} from raw.usage_events e semi join _load l using (request_id)"
-    [(loaded,)] = con.execute("select count(*) from raw.usage_events").fetchall()
+def _copies_in_warehouse(
+    con: duckdb.DuckDBPyConnection, dataset: Dataset, load: pl.DataFrame
+) -> pl.DataFrame:
+    """The warehouse's rows for the keys of this load: one scan of the loaded keys."""
+    con.register("_load", load.select(dataset.key))
+    columns = ", ".join(f"e.{c}" for c in copy_columns(dataset))
+    query = (
+        f"select {columns} from {dataset.table} e "
+        f"semi join _load l using ({', '.join(dataset.key)})"
+    )
+    [(loaded,)] = con.execute(f"select count(*) from {dataset.table}").fetchall()
     if not loaded:  # a first load: nothing to look up, and the semi join would hash every key
         query += " limit 0"
     earlier = pl.from_arrow(con.sql(query).to_arrow_table())
@@ -328,34 +340,33 @@ def _copies_in_warehouse(con: duckdb.DuckDBPyConnection, load: pl.DataFrame) -> 
     return earlier
 
 
-def _load_new_requests(
-    con: duckdb.DuckDBPyConnection, load: pl.DataFrame, now: datetime
+def _load_new_rows(
+    con: duckdb.DuckDBPyConnection, dataset: Dataset, load: pl.DataFrame, now: datetime
 ) -> dict[int, tuple[int, int]]:
-    """Insert the new requests of `load`, quarantine conflicts.
+    """Insert the new rows of `load`, quarantine conflicts.
 
     Returns file_id -> (duplicates, conflicts).
     """
-    earlier = _copies_in_warehouse(con, load)
-    is_new = load.select(is_new_request(earlier)).to_series()
+    earlier = _copies_in_warehouse(con, dataset, load)
+    is_new = load.select(is_new_row(dataset, earlier)).to_series()
     con.register("_load", load.with_columns(_is_new=is_new))  # no copy of the rows
-    con.execute("insert into raw.usage_events by name select * exclude (_is_new) "
+    con.execute(f"insert into {dataset.table} by name select * exclude (_is_new) "
                 "from _load where _is_new")  # fmt: skip
     con.unregister("_load")
-    repeats = classify_repeats(load, is_new, earlier)
+    repeats = classify_repeats(dataset, load, is_new, earlier)
     conflicts = repeats.filter(~pl.col("is_duplicate")).select(
         "file_id",
         "source_row",
-        "request_id",
-        "tenant_id",
+        *dataset.quarantine_ids,
         pl.lit(CONFLICT_RULE).alias("rules_broken"),
         pl.format(
             "differs in {} from the copy loaded from file {} row {}",
             "differs_in", "original_file_id", "original_row",
         ).alias("detail"),
-        pl.struct(*COLUMN_NAMES).alias("row"),
+        pl.struct(*dataset.column_names).alias("row"),
     )  # fmt: skip
     if conflicts.height:
-        _quarantine(con, conflicts, now)
+        _quarantine(con, dataset, conflicts, now)
     per_file = repeats.group_by("file_id").agg(
         pl.col("is_duplicate").sum().alias("duplicates"),
         (~pl.col("is_duplicate")).sum().alias("conflicts"),

@@ -134,3 +134,30 @@ create table if not exists raw.usage_forecasts (
     check (lower_95_tokens <= lower_80_tokens and lower_80_tokens <= predicted_tokens
            and predicted_tokens <= upper_80_tokens and upper_80_tokens <= upper_95_tokens)
 );
+
+-- Which dataset a loaded file belongs to (usage_events or gpu_hours); warehouses created
+-- before GPU telemetry existed get the column with its default.
+alter table raw.load_manifest add column if not exists dataset varchar default 'usage_events';
+
+-- GPU-hour telemetry (docs/gpu-hour-contract.md), loaded like the events by `meterhouse ingest
+-- --gpu-hours`: one row per GPU and clock hour, hour_at a UTC instant without its zone.
+create table if not exists raw.gpu_hours (
+    gpu_id             varchar not null,
+    hour_at            timestamp not null,
+    powered_seconds    double not null,
+    busy_seconds       double,
+    utilization_ratio  double,
+    file_id            bigint not null,
+    source_row         bigint not null
+);
+
+create table if not exists raw.quarantined_gpu_hours (
+    file_id         bigint not null,
+    source_row      bigint not null,
+    gpu_id          varchar,
+    hour_at         timestamp,
+    rules_broken    varchar not null,
+    detail          varchar,
+    row_json        varchar not null,
+    quarantined_at  timestamp not null
+);

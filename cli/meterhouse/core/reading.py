@@ -1,4 +1,4 @@
-"""Turn one export file's columns into the canonical event, as Polars expressions.
+"""Turn one export file's columns into a dataset's canonical row, as Polars expressions.
 
 Exports differ in column order, name case, integer widths, timestamp units and time zones, and
 carry columns we do not know. This module decides, from a file's schema alone, how each
@@ -13,15 +13,10 @@ from dataclasses import dataclass
 import polars as pl
 
 from meterhouse.errors import MeterhouseError
-from meterhouse.schemas.events import (
-    COLUMNS,
-    DTYPES,
-    SERVICE_TIER_ALIASES,
-    Column,
-)
+from meterhouse.schemas.dataset import DTYPES, Column, Dataset
+from meterhouse.schemas.events import EVENTS
 
 INT64_LIMIT = 2.0**63
-DEFAULTS: dict[str, object] = {"service_tier": "standard", "status": "success"}
 
 
 @dataclass(frozen=True)
@@ -33,7 +28,9 @@ class FileReading:
     ignored_columns: list[str]
 
 
-def _wrong_type(source: str, column: Column, found: pl.DataType) -> MeterhouseError:
+def _wrong_type(
+    source: str, column: Column, found: pl.DataType, dataset: Dataset
+) -> MeterhouseError:
     wanted = {
         "id": "a string (or integer) column",
         "string": "a string column",
@@ -42,8 +39,8 @@ def _wrong_type(source: str, column: Column, found: pl.DataType) -> MeterhouseEr
         "number": "a numeric column",
     }[column.kind]
     return MeterhouseError(
-        f"{source}: column '{column.name}' has type {found}, but the event contract needs "
-        f"{wanted}. Re-export the file with that type (see docs/event-contract.md)."
+        f"{source}: column '{column.name}' has type {found}, but the {dataset.what} contract "
+        f"needs {wanted}. Re-export the file with that type ({_doc(dataset)})."
     )
 
 
@@ -81,16 +78,27 @@ def _tokens(name: str, dtype: pl.DataType) -> tuple[pl.Expr, pl.Expr] | None:
     return value, raw.is_not_null() & value.is_null()
 
 
+def _doc(dataset: Dataset) -> str:
+    return f"see docs/{dataset.what.replace(' ', '-').lower()}-contract.md"
+
+
 def _canonical_string(column: Column, value: pl.Expr) -> pl.Expr:
-    if column.name in DEFAULTS:  # enumerations: compare case- and space-insensitively
+    if column.default is not None:  # enumerations: compare case- and space-insensitively
         value = value.str.strip_chars().str.to_lowercase()
-        if column.name == "service_tier":
-            value = value.replace(SERVICE_TIER_ALIASES)
-        value = value.fill_null(pl.lit(DEFAULTS[column.name]))
+        if column.value_aliases:
+            value = value.replace(dict(column.value_aliases))
+        value = value.fill_null(pl.lit(column.default))
     return value
 
 
-def read_file_columns(schema: pl.Schema, source: str) -> FileReading:
+def _find(column: Column, by_name: dict[str, str]) -> str | None:
+    for name in (column.name, *column.other_names):
+        if name in by_name:
+            return by_name[name]
+    return None
+
+
+def read_file_columns(schema: pl.Schema, source: str, dataset: Dataset = EVENTS) -> FileReading:
     """Plan the canonical reading of a file with this schema, or refuse the file."""
     by_name: dict[str, str] = {}
     for original in schema.names():
@@ -102,20 +110,21 @@ def read_file_columns(schema: pl.Schema, source: str) -> FileReading:
             )
         by_name[key] = original
 
-    missing = [c.name for c in COLUMNS if c.required and c.name not in by_name]
+    found = {c.name: _find(c, by_name) for c in dataset.columns}
+    missing = [c.name for c in dataset.columns if c.required and found[c.name] is None]
     if missing:
         raise MeterhouseError(
-            f"{source}: required column(s) {', '.join(missing)} missing. The event contract "
-            "(docs/event-contract.md) lists what every export must carry."
+            f"{source}: required column(s) {', '.join(missing)} missing. The {dataset.what} "
+            f"contract ({_doc(dataset)}) lists what every export must carry."
         )
 
     exprs: list[pl.Expr] = []
     flags: list[pl.Expr] = []
-    for column in COLUMNS:
-        if column.name not in by_name:
+    for column in dataset.columns:
+        name = found[column.name]
+        if name is None:
             exprs.append(_absent(column))
             continue
-        name = by_name[column.name]
         dtype = schema[name]
         value: pl.Expr | None
         if column.kind in ("id", "string"):
@@ -139,10 +148,10 @@ def read_file_columns(schema: pl.Schema, source: str) -> FileReading:
                 else None
             )
         if value is None:
-            raise _wrong_type(source, column, dtype)
+            raise _wrong_type(source, column, dtype, dataset)
         exprs.append(value.alias(column.name))
 
-    known = set(by_name[c.name] for c in COLUMNS if c.name in by_name)
+    known = {name for name in found.values() if name is not None}
     return FileReading(
         columns=exprs,
         non_integer_tokens=pl.any_horizontal(flags) if flags else pl.lit(False),
@@ -153,4 +162,4 @@ def read_file_columns(schema: pl.Schema, source: str) -> FileReading:
 def _absent(column: Column) -> pl.Expr:
     if column.kind == "tokens":
         return pl.lit(0, pl.Int64).alias(column.name)
-    return pl.lit(DEFAULTS.get(column.name), DTYPES[column.kind]).alias(column.name)
+    return pl.lit(column.default, DTYPES[column.kind]).alias(column.name)

@@ -1,0 +1,129 @@
+"""What the loader needs to know of an input dataset, so one loader serves every export.
+
+A `Dataset` names its columns (kinds, required or not), the rules a row must keep (each a Polars
+expression, true on a row that breaks it), the key a row is deduplicated on, the fields whose
+difference makes a repeat a conflict, and how a checked row is stored. The loader
+(warehouse/ingest.py), the file reader (core/reading.py), deduplication (core/dedup.py) and the
+Pandera schema all read it from here: usage events (schemas/events.py) and GPU-hour telemetry
+(schemas/gpu_hours.py) are two instances, not two loaders.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Literal
+
+import polars as pl
+
+if TYPE_CHECKING:
+    import pandera.polars as pa
+
+Kind = Literal["id", "string", "timestamp", "tokens", "number"]
+
+DTYPES: dict[Kind, pl.DataType] = {
+    "id": pl.String(),
+    "string": pl.String(),
+    "timestamp": pl.Datetime("us", "UTC"),
+    "tokens": pl.Int64(),
+    "number": pl.Float64(),
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    kind: Kind
+    required: bool
+    meaning: str
+    # An enumeration: compared case- and space-insensitively, spelled-out aliases mapped to the
+    # canonical value, and this value when the column is absent or null.
+    default: str | None = None
+    value_aliases: Mapping[str, str] = field(default_factory=dict)
+    # Other names exports use for the column (compared case- and space-insensitively).
+    other_names: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    broken: pl.Expr  # true on a row that breaks the rule
+    meaning: str
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str  # also the raw table: raw.<name>
+    columns: tuple[Column, ...]
+    rules: tuple[Rule, ...]
+    key: tuple[str, ...]  # a row is one (key) for ever: repeats are duplicates or conflicts
+    compared: tuple[str, ...]  # a repeat that differs in one of these is a conflict
+    quarantine_table: str
+    quarantine_ids: tuple[str, ...]  # columns kept beside the row's JSON in quarantine
+    # Columns added to (or replaced in) a checked row before it is stored.
+    derived: tuple[pl.Expr, ...] = ()
+    what: str = "row"  # how messages name one row: "event", "GPU hour"
+
+    @property
+    def table(self) -> str:
+        return f"raw.{self.name}"
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+    def any_rule_broken(self) -> pl.Expr:
+        """True on a row that breaks at least one rule (cheaper than naming them)."""
+        return pl.any_horizontal(rule.broken for rule in self.rules)
+
+    def broken_rules(self) -> pl.Expr:
+        """Comma-separated names of the rules a row breaks; empty string when it breaks none."""
+        return pl.concat_str(
+            [pl.when(rule.broken).then(pl.lit(rule.name)) for rule in self.rules],
+            separator=", ",
+            ignore_nulls=True,
+        )
+
+    def key_expr(self) -> pl.Expr:
+        """One value per key, for membership tests (a composite key is joined into a string)."""
+        if len(self.key) == 1:
+            return pl.col(self.key[0])
+        return pl.concat_str([pl.col(k).cast(pl.String) for k in self.key], separator="\x1f")
+
+    def stored(self, name: str) -> pl.Expr:
+        """A canonical column as the raw table stores it: a UTC instant without its zone
+        (docs/decisions/0002). The derived columns are added after."""
+        [column] = [c for c in self.columns if c.name == name]
+        return (
+            pl.col(name).dt.replace_time_zone(None) if column.kind == "timestamp" else pl.col(name)
+        )
+
+    @cached_property
+    def schema(self) -> pa.DataFrameSchema:
+        """The Pandera schema of a checked row: column types and every rule.
+
+        Built on first use: importing Pandera costs most of a second that commands which do
+        not validate (a re-run of a load, --help) should not pay.
+        """
+        import pandera.polars as pa
+
+        def check(rule: Rule) -> pa.Check:
+            return pa.Check(
+                lambda data: data.lazyframe.select(~rule.broken),
+                name=rule.name,
+                error=f"{rule.name}: {rule.meaning}",
+            )
+
+        return pa.DataFrameSchema(
+            {c.name: pa.Column(DTYPES[c.kind], nullable=_nullable(c)) for c in self.columns},
+            checks=[check(rule) for rule in self.rules],
+            strict=False,  # the loader's bookkeeping columns may ride along
+            name=self.name,
+        )
+
+
+def _nullable(column: Column) -> bool:
+    # Optional token counts and enumerations are filled with their defaults when read.
+    defaulted = column.kind == "tokens" or column.default is not None
+    return not (column.required or defaulted)
