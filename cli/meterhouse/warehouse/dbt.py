@@ -21,6 +21,8 @@ from meterhouse.warehouse.db import DB_ENV, connect
 CONTRACTS_ENV = "METERHOUSE_CONTRACT_SEEDS"  # dbt_project.yml's second seed path
 CONTRACTS_COPY = Path("target") / "contracts"  # relative to the project, as dbt needs it
 CONTRACT_FILES = ("tenant_contracts", "contract_volume_tiers", "credit_grants")
+# Optional in an operator's folder: without it the fleet is empty (no GPU hours can be priced).
+OPTIONAL_FILES = ("gpu_inventory",)
 
 
 def _dbt_executable() -> str:
@@ -32,14 +34,16 @@ def _dbt_executable() -> str:
 
 
 def check_contracts(folder: Path) -> None:
-    """Refuse a contracts folder without the three CSVs and the columns of the shipped
-    seeds/contracts ones (in any order)."""
+    """Refuse a contracts folder without the three CSVs, or with a CSV whose columns are not
+    those of the shipped seeds/contracts one (in any order)."""
     if not folder.is_dir():
         raise MeterhouseError(f"{folder}: no such folder of contract CSVs.")
     shipped = project_dir() / "seeds" / "contracts"
-    for name in CONTRACT_FILES:
+    for name in CONTRACT_FILES + OPTIONAL_FILES:
         want = _header(shipped / f"{name}.csv")
         path = folder / f"{name}.csv"
+        if name in OPTIONAL_FILES and not path.is_file():
+            continue
         if not path.is_file():
             raise MeterhouseError(
                 f"{path}: missing. A contracts folder holds {', '.join(CONTRACT_FILES)} as CSV "
@@ -71,8 +75,13 @@ def run_dbt(
         copy = folder / CONTRACTS_COPY
         shutil.rmtree(copy, ignore_errors=True)
         copy.mkdir(parents=True)
-        for name in CONTRACT_FILES:
-            shutil.copyfile(contracts / f"{name}.csv", copy / f"{name}.csv")
+        shipped = folder / "seeds" / "contracts"
+        for name in CONTRACT_FILES + OPTIONAL_FILES:
+            given = contracts / f"{name}.csv"
+            if given.is_file():
+                shutil.copyfile(given, copy / f"{name}.csv")
+            else:  # an optional file left out: its header only, so the seed exists and is empty
+                (copy / f"{name}.csv").write_text(",".join(_header(shipped / f"{name}.csv")) + "\n")
         env[CONTRACTS_ENV] = str(CONTRACTS_COPY)
     with connect(db):  # creates the raw tables the sources name, on a new or older warehouse
         pass

@@ -6,6 +6,7 @@ final as (
     select
         file_id,
         load_id,
+        dataset,
         source_path,
         size_bytes,
         content_sha256,
