@@ -460,8 +460,10 @@ def reconcile_command(
     ] = "0.5%",
     provider: Annotated[
         str | None,
-        typer.Option(help="Our events' provider (default: the bill's ServiceProviderName, "
-                     "lower case, letters and digits only)."),  # fmt: skip
+        typer.Option(
+            help="Our events' provider (default: the bill's ServiceProviderName, "
+            "lower case, letters and digits only)."
+        ),
     ] = None,
     out_file: Annotated[
         Path | None,
@@ -522,8 +524,10 @@ def sample_vendor_bill(
     provider: Annotated[str, typer.Option(help="Provider of our events to bill.")] = "openai",
     catalog: Annotated[
         Path | None,
-        typer.Option(help="LiteLLM catalog the warehouse imported (default: the shipped "
-                     "snapshot seed, as a warehouse without an import prices)."),  # fmt: skip
+        typer.Option(
+            help="LiteLLM catalog the warehouse imported (default: the shipped "
+            "snapshot seed, as a warehouse without an import prices)."
+        ),
     ] = None,
     clean: Annotated[bool, typer.Option(help="Inject no discrepancies.")] = False,
     seed: Annotated[int, typer.Option(help="Random seed of the injections.")] = 42,

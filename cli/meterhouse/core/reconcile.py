@@ -17,17 +17,35 @@ import polars as pl
 from meterhouse.schemas.vendor_bills import AMOUNT, MONEY
 
 KEY = ["charge_period_start", "charge_period_end", "model_id", "token_class"]
-FAILING = ("metered_not_billed", "billed_not_metered", "quantity_beyond_tolerance",
-           "unit_price_difference")  # fmt: skip
+FAILING = (
+    "metered_not_billed",
+    "billed_not_metered",
+    "quantity_beyond_tolerance",
+    "unit_price_difference",
+)
 INFORMATIONAL = ("commitment_drawdown", "commitment_purchase", "credit", "other_charge")
 CLASSES = ("matched", "quantity_within_tolerance", *FAILING, *INFORMATIONAL)
 VARIANCE_COLUMNS = [
-    "variance_class", "is_failing", "charge_period_start", "charge_period_end", "model_id",
-    "bill_model_id", "token_class", "metered_tokens", "billed_tokens", "token_difference",
-    "relative_difference_ratio", "our_usd_per_1m_tokens", "bill_list_usd_per_1m_tokens",
-    "bill_contracted_usd_per_1m_tokens", "expected_usd", "billed_usd", "difference_usd",
-    "bill_rows", "detail",
-]  # fmt: skip
+    "variance_class",
+    "is_failing",
+    "charge_period_start",
+    "charge_period_end",
+    "model_id",
+    "bill_model_id",
+    "token_class",
+    "metered_tokens",
+    "billed_tokens",
+    "token_difference",
+    "relative_difference_ratio",
+    "our_usd_per_1m_tokens",
+    "bill_list_usd_per_1m_tokens",
+    "bill_contracted_usd_per_1m_tokens",
+    "expected_usd",
+    "billed_usd",
+    "difference_usd",
+    "bill_rows",
+    "detail",
+]
 
 
 @dataclass(frozen=True)
@@ -111,10 +129,11 @@ def _metered_keys(metered: pl.LazyFrame, periods: pl.LazyFrame, month: date) -> 
     )
     covered = (
         days.join(periods, on=["model_id", "token_class"])
-        .filter((pl.col("charge_period_start") <= pl.col("_at"))
-                & (pl.col("_at") < pl.col("charge_period_end")))  # fmt: skip
-        .sort(["_row", "charge_period_start", "charge_period_end"],
-              descending=[False, True, False])  # fmt: skip
+        .filter(
+            (pl.col("charge_period_start") <= pl.col("_at"))
+            & (pl.col("_at") < pl.col("charge_period_end"))
+        )
+        .sort(["_row", "charge_period_start", "charge_period_end"], descending=[False, True, False])
         .unique("_row", keep="first", maintain_order=True)
     )
     uncovered = (
@@ -126,14 +145,16 @@ def _metered_keys(metered: pl.LazyFrame, periods: pl.LazyFrame, month: date) -> 
         )
     )
     price = pl.col("usd_per_1m_tokens")
-    return pl.concat([covered, uncovered.select(covered.collect_schema().names())]).group_by(
-        KEY
-    ).agg(
-        pl.col("tokens").sum().alias("metered_tokens"),
-        pl.col("list_cost_usd").cast(AMOUNT).sum().alias("expected_usd"),
-        price.min().alias("our_min"),
-        price.max().alias("our_max"),
-        price.null_count().alias("unpriced_rows"),
+    return (
+        pl.concat([covered, uncovered.select(covered.collect_schema().names())])
+        .group_by(KEY)
+        .agg(
+            pl.col("tokens").sum().alias("metered_tokens"),
+            pl.col("list_cost_usd").cast(AMOUNT).sum().alias("expected_usd"),
+            price.min().alias("our_min"),
+            price.max().alias("our_max"),
+            price.null_count().alias("unpriced_rows"),
+        )
     )
 
 
@@ -145,8 +166,10 @@ def _text(column: str | pl.Expr) -> pl.Expr:
 
 
 def _price_range(low: str, high: str) -> pl.Expr:
-    return pl.when(pl.col(low) == pl.col(high)).then(_text(low)).otherwise(
-        pl.format("{}-{}", _text(low), _text(high))
+    return (
+        pl.when(pl.col(low) == pl.col(high))
+        .then(_text(low))
+        .otherwise(pl.format("{}-{}", _text(low), _text(high)))
     )
 
 
@@ -223,9 +246,10 @@ def _other_lines(lines: pl.LazyFrame) -> pl.LazyFrame:
         pl.lit(0).cast(AMOUNT).alias("expected_usd"),
         pl.col("billed_cost_usd").cast(AMOUNT).alias("difference_usd"),
         pl.col("bill_row").cast(pl.String).alias("bill_rows"),
-        pl.format("{} line: {} USD", pl.col("charge_category"), _text("billed_cost_usd"))
-        .alias("detail"),
-    )  # fmt: skip
+        pl.format("{} line: {} USD", pl.col("charge_category"), _text("billed_cost_usd")).alias(
+            "detail"
+        ),
+    )
 
 
 def reconcile(
@@ -245,9 +269,7 @@ def reconcile(
         (pl.col("charge_period_start") < end) & (pl.col("charge_period_end") > start)
     )
     usage = lines.filter(pl.col("line_kind").is_in(["usage", "commitment_drawdown"]))
-    names = model_matches(
-        usage.select("bill_model_id").unique(), metered.lazy(), resolved.lazy()
-    )
+    names = model_matches(usage.select("bill_model_id").unique(), metered.lazy(), resolved.lazy())
     usage = usage.join(names, on="bill_model_id", how="left").with_columns(
         pl.coalesce("model_id", "bill_model_id").alias("model_id")
     )
@@ -257,7 +279,9 @@ def reconcile(
         _metered_keys(metered.lazy(), periods, month), on=KEY, how="full", coalesce=True
     )
     compared = classify(joined, tolerance)
-    listed = _other_lines(lines.filter(~pl.col("line_kind").is_in(["usage", "commitment_drawdown"])))
+    listed = _other_lines(
+        lines.filter(~pl.col("line_kind").is_in(["usage", "commitment_drawdown"]))
+    )
     rows = (
         pl.concat([compared, listed], how="diagonal_relaxed")
         .with_columns(
@@ -267,8 +291,7 @@ def reconcile(
             pl.col("bill_contracted_min").alias("bill_contracted_usd_per_1m_tokens"),
         )
         .select(VARIANCE_COLUMNS)
-        .sort(["charge_period_start", "model_id", "token_class", "variance_class"],
-              nulls_last=True)  # fmt: skip
+        .sort(["charge_period_start", "model_id", "token_class", "variance_class"], nulls_last=True)
         .collect()
     )
     return Reconciliation(rows=rows, summary=summarise(rows))

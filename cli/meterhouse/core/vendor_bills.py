@@ -102,7 +102,9 @@ def _tokens_per_unit(unit: pl.Expr) -> pl.Expr:
     1,000,000 (so that a price per unit converts exactly to a price per 1M tokens)."""
     number = unit.str.extract(TOKEN_UNIT, 1).cast(pl.Int64, strict=False).fill_null(1)
     scale = unit.str.extract(TOKEN_UNIT, 2).str.to_lowercase()
-    size = number * pl.when(scale == "k").then(1000).when(scale == "m").then(PER_MILLION).otherwise(1)
+    size = number * pl.when(scale == "k").then(1000).when(scale == "m").then(PER_MILLION).otherwise(
+        1
+    )
     known = unit.str.contains(TOKEN_UNIT) & (size > 0)
     return pl.when(known & (PER_MILLION % size == 0)).then(size)
 
@@ -154,8 +156,10 @@ def normalise_bill(raw: pl.DataFrame, source: str) -> pl.DataFrame:
             f"{column} is not a number",
             "Money columns must hold plain decimal numbers.",
         )
-    for column, parsed in (("ChargePeriodStart", "charge_period_start"),
-                           ("ChargePeriodEnd", "charge_period_end")):  # fmt: skip
+    for column, parsed in (
+        ("ChargePeriodStart", "charge_period_start"),
+        ("ChargePeriodEnd", "charge_period_end"),
+    ):
         _refuse(
             read,
             pl.col(parsed).is_null(),
@@ -163,8 +167,13 @@ def normalise_bill(raw: pl.DataFrame, source: str) -> pl.DataFrame:
             f"{column} is empty or not an ISO timestamp",
             "Give ISO 8601 timestamps such as 2026-09-01T00:00:00Z.",
         )
-    _refuse(read, pl.col("_BilledCost").is_null(), source, "BilledCost is empty",
-            "FOCUS requires BilledCost on every row.")  # fmt: skip
+    _refuse(
+        read,
+        pl.col("_BilledCost").is_null(),
+        source,
+        "BilledCost is empty",
+        "FOCUS requires BilledCost on every row.",
+    )
     category = pl.col("ChargeCategory").str.to_lowercase()
     model = pl.coalesce(
         pl.col("SkuPriceDetails").str.json_path_match("$.ModelId"),
@@ -206,15 +215,18 @@ def normalise_bill(raw: pl.DataFrame, source: str) -> pl.DataFrame:
     consumed_in_tokens = pl.col("ConsumedUnit").str.to_lowercase().str.contains(r"^tokens?$")
     consumed = pl.col("ConsumedQuantity").cast(pl.Decimal(38, 6), strict=False)
     priced = pl.col("PricingQuantity").cast(pl.Decimal(38, 6), strict=False)
-    tokens = pl.when(consumed_in_tokens.fill_null(False) & consumed.is_not_null()).then(
-        consumed
-    ).otherwise(priced * pl.col("_per_unit").cast(pl.Decimal(38, 0)))
+    tokens = (
+        pl.when(consumed_in_tokens.fill_null(False) & consumed.is_not_null())
+        .then(consumed)
+        .otherwise(priced * pl.col("_per_unit").cast(pl.Decimal(38, 0)))
+    )
     shaped = shaped.with_columns(
         pl.when(usage_row).then(tokens).alias("_tokens"),
     )
     _refuse(
         shaped,
-        usage_row & (pl.col("_tokens").is_null() | (pl.col("_tokens") != pl.col("_tokens").floor())),
+        usage_row
+        & (pl.col("_tokens").is_null() | (pl.col("_tokens") != pl.col("_tokens").floor())),
         source,
         "no whole token count in ConsumedQuantity (Tokens) or PricingQuantity",
         "Give ConsumedQuantity in ConsumedUnit 'Tokens' on every usage row.",
@@ -229,14 +241,18 @@ def normalise_bill(raw: pl.DataFrame, source: str) -> pl.DataFrame:
         "bill_model_id",
         "token_class",
         pl.col("_tokens").cast(pl.Int64).alias("billed_tokens"),
-        pl.when(usage_row).then(pl.col("_ListUnitPrice") * factor).cast(MONEY)
+        pl.when(usage_row)
+        .then(pl.col("_ListUnitPrice") * factor)
+        .cast(MONEY)
         .alias("list_usd_per_1m_tokens"),
-        pl.when(usage_row).then(pl.col("_ContractedUnitPrice") * factor).cast(MONEY)
+        pl.when(usage_row)
+        .then(pl.col("_ContractedUnitPrice") * factor)
+        .cast(MONEY)
         .alias("contracted_usd_per_1m_tokens"),
         pl.col("_BilledCost").alias("billed_cost_usd"),
         pl.col("_EffectiveCost").alias("effective_cost_usd"),
         pl.col("_ListCost").alias("list_cost_usd"),
-    )  # fmt: skip
+    )
 
 
 def parse_tolerance(text: str) -> Decimal:
@@ -262,4 +278,6 @@ def parse_month(text: str) -> date:
         year, month = (int(part) for part in text.strip().split("-"))
         return date(year, month, 1)
     except ValueError:
-        raise MeterhouseError(f"--month {text!r}: give the month as YYYY-MM, e.g. 2026-09.") from None
+        raise MeterhouseError(
+            f"--month {text!r}: give the month as YYYY-MM, e.g. 2026-09."
+        ) from None

@@ -14,7 +14,7 @@ there is a warehouse. See docs/reconciliation.md for the limits (context tiers, 
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
@@ -30,10 +30,12 @@ from meterhouse.sample.catalog import load_models
 from meterhouse.schemas.events import any_rule_broken
 
 PROVIDER_NAMES = {"openai": "OpenAI", "anthropic": "Anthropic", "gemini": "Google"}
-METERS = {"input": ("Input Tokens", "Input", "Uncached"),
-          "cache_read": ("Cache Read Input Tokens", "Input", "Read"),
-          "cache_write": ("Cache Write Input Tokens", "Input", "Write"),
-          "output": ("Output Tokens", "Output", None)}  # fmt: skip
+METERS = {
+    "input": ("Input Tokens", "Input", "Uncached"),
+    "cache_read": ("Cache Read Input Tokens", "Input", "Read"),
+    "cache_write": ("Cache Write Input Tokens", "Input", "Write"),
+    "output": ("Output Tokens", "Output", None),
+}
 UNMETERED_MODEL = "demo-unmetered-model"
 
 
@@ -42,10 +44,12 @@ def _loaded_events(sample_dir: Path) -> pl.DataFrame:
     in path order."""
     paths = sorted((sample_dir / "events").glob("date=*/part-0.parquet"))
     if not paths:
-        raise MeterhouseError(f"no event files under {sample_dir}/events: run 'meterhouse generate'.")
+        raise MeterhouseError(
+            f"no event files under {sample_dir}/events: run 'meterhouse generate'."
+        )
     frames = []
     for path in paths:
-        reading = read_file_columns(pl.read_parquet_schema(path), str(path))
+        reading = read_file_columns(pl.Schema(pl.read_parquet_schema(path)), str(path))
         frames.append(
             pl.scan_parquet(path)
             .select(*reading.columns, reading.non_integer_tokens.alias("_bad"))
@@ -65,23 +69,39 @@ def _price_of(prices: pl.DataFrame) -> pl.DataFrame:
     """Per model, tier and class, the price the warehouse would choose at base context: the
     tier's own, else standard; a cache class without one pays the input price."""
     base = prices.filter(pl.col("min_context_tokens") == 0).select(
-        "model_id", "service_tier", "token_class",
+        "model_id",
+        "service_tier",
+        "token_class",
         pl.col("usd_per_1m_tokens").cast(pl.Decimal(38, 12)).alias("price"),
-    )  # fmt: skip
-    slots = base.select("model_id").unique().join(
-        pl.DataFrame({"service_tier": ["standard", "batch", "priority", "flex"]}), how="cross"
-    ).join(pl.DataFrame({"token_class": list(METERS)}), how="cross")
+    )
+    slots = (
+        base.select("model_id")
+        .unique()
+        .join(
+            pl.DataFrame({"service_tier": ["standard", "batch", "priority", "flex"]}), how="cross"
+        )
+        .join(pl.DataFrame({"token_class": list(METERS)}), how="cross")
+    )
 
     def pick(tier: pl.Expr, cls: pl.Expr, name: str) -> pl.DataFrame:
-        return slots.with_columns(_t=tier, _c=cls).join(
-            base.rename({"service_tier": "_t", "token_class": "_c", "price": name}),
-            on=["model_id", "_t", "_c"], how="left",
-        ).drop("_t", "_c")  # fmt: skip
+        return (
+            slots.with_columns(_t=tier, _c=cls)
+            .join(
+                base.rename({"service_tier": "_t", "token_class": "_c", "price": name}),
+                on=["model_id", "_t", "_c"],
+                how="left",
+            )
+            .drop("_t", "_c")
+        )
 
     own = pl.col("service_tier")
     cls = pl.col("token_class")
-    picks = [pick(own, cls, "a"), pick(pl.lit("standard"), cls, "b"),
-             pick(own, pl.lit("input"), "c"), pick(pl.lit("standard"), pl.lit("input"), "d")]  # fmt: skip
+    picks = [
+        pick(own, cls, "a"),
+        pick(pl.lit("standard"), cls, "b"),
+        pick(own, pl.lit("input"), "c"),
+        pick(pl.lit("standard"), pl.lit("input"), "d"),
+    ]
     key = ["model_id", "service_tier", "token_class"]
     joined = picks[0]
     for other in picks[1:]:
@@ -94,24 +114,29 @@ def _price_of(prices: pl.DataFrame) -> pl.DataFrame:
 def _clean_rows(sample_dir: Path, month: date, provider: str, catalog: Path | None) -> pl.DataFrame:
     start, end = month_bounds(month)
     events = _loaded_events(sample_dir).filter(
-        (pl.col("provider") == provider) & pl.col("gpu_id").is_null()
-        & (pl.col("event_at") >= start) & (pl.col("event_at") < end)
-    )  # fmt: skip
+        (pl.col("provider") == provider)
+        & pl.col("gpu_id").is_null()
+        & (pl.col("event_at") >= start)
+        & (pl.col("event_at") < end)
+    )
     specs, _ = load_models(shared_data_dir())
     spelling = {s: m.key for m in specs for s in m.spellings}
     usage = events.with_columns(
         pl.col("model").replace_strict(spelling, default=pl.col("model")).alias("model_id"),
         pl.col("event_at").dt.date().alias("usage_date"),
-        (pl.col("input_tokens") - pl.col("cache_read_tokens") - pl.col("cache_write_tokens"))
-        .alias("input"),
+        (pl.col("input_tokens") - pl.col("cache_read_tokens") - pl.col("cache_write_tokens")).alias(
+            "input"
+        ),
         pl.col("cache_read_tokens").alias("cache_read"),
         pl.col("cache_write_tokens").alias("cache_write"),
         pl.col("output_tokens").alias("output"),
-    )  # fmt: skip
+    )
     by_class = usage.unpivot(
-        index=["usage_date", "model_id", "service_tier"], on=list(METERS),
-        variable_name="token_class", value_name="tokens",
-    )  # fmt: skip
+        index=["usage_date", "model_id", "service_tier"],
+        on=list(METERS),
+        variable_name="token_class",
+        value_name="tokens",
+    )
     return (
         by_class.join(_price_of(_prices(catalog)), on=["model_id", "service_tier", "token_class"])
         .group_by("usage_date", "model_id", "token_class", "price")
@@ -122,46 +147,100 @@ def _clean_rows(sample_dir: Path, month: date, provider: str, catalog: Path | No
     )
 
 
-def _inject(rows: pl.DataFrame, month: date, seed: int) -> tuple[pl.DataFrame, list[dict[str, object]]]:
+def _inject(
+    rows: pl.DataFrame, month: date, seed: int
+) -> tuple[pl.DataFrame, list[dict[str, object]]]:
     """Change six keys of one price row each, add an unmetered model, a purchase and a credit."""
     keys = ["usage_date", "model_id", "token_class"]
-    single = rows.group_by(keys).agg(pl.len().alias("n"), pl.col("tokens").sum()).filter(
-        (pl.col("n") == 1) & (pl.col("tokens") >= 100_000)
-    ).sort(keys)  # fmt: skip
+    single = (
+        rows.group_by(keys)
+        .agg(pl.len().alias("n"), pl.col("tokens").sum())
+        .filter((pl.col("n") == 1) & (pl.col("tokens") >= 100_000))
+        .sort(keys)
+    )
     if len(single) < 6:
         raise MeterhouseError("too little usage in the month to inject discrepancies into.")
     picked = single[np.random.default_rng(seed).choice(len(single), 6, replace=False).tolist()]
-    kinds = ["metered_not_billed", "quantity_within_tolerance", "quantity_beyond_tolerance",
-             "unit_price_difference", "commitment_drawdown", "commitment_drawdown"]  # fmt: skip
+    kinds = [
+        "metered_not_billed",
+        "quantity_within_tolerance",
+        "quantity_beyond_tolerance",
+        "unit_price_difference",
+        "commitment_drawdown",
+        "commitment_drawdown",
+    ]
     truth: list[dict[str, object]] = []
     for (day, model, cls, _n, _t), kind in zip(picked.rows(), kinds, strict=True):
-        at = (pl.col("usage_date") == day) & (pl.col("model_id") == model) & (pl.col("token_class") == cls)
+        at = (
+            (pl.col("usage_date") == day)
+            & (pl.col("model_id") == model)
+            & (pl.col("token_class") == cls)
+        )
         if kind == "metered_not_billed":
             rows = rows.filter(~at)
         elif kind == "quantity_within_tolerance":  # +0.2%, under the 0.5% default
-            rows = rows.with_columns(pl.when(at).then(pl.col("tokens") * 1002 // 1000).otherwise("tokens"))
+            rows = rows.with_columns(
+                pl.when(at).then(pl.col("tokens") * 1002 // 1000).otherwise("tokens")
+            )
         elif kind == "quantity_beyond_tolerance":  # +5%
-            rows = rows.with_columns(pl.when(at).then(pl.col("tokens") * 105 // 100).otherwise("tokens"))
+            rows = rows.with_columns(
+                pl.when(at).then(pl.col("tokens") * 105 // 100).otherwise("tokens")
+            )
         elif kind == "unit_price_difference":  # 10% over list
             rows = rows.with_columns(
-                pl.when(at).then(pl.col("price") * Decimal("1.1")).otherwise("price").cast(pl.Decimal(38, 12))
+                pl.when(at)
+                .then(pl.col("price") * Decimal("1.1"))
+                .otherwise("price")
+                .cast(pl.Decimal(38, 12))
             )
         else:
-            rows = rows.with_columns(pl.when(at).then(pl.lit("drawdown")).otherwise("kind").alias("kind"))
-        truth.append({"class": kind, "charge_period_start": f"{day}T00:00:00Z", "model_id": model,
-                      "token_class": cls})  # fmt: skip
+            rows = rows.with_columns(
+                pl.when(at).then(pl.lit("drawdown")).otherwise("kind").alias("kind")
+            )
+        truth.append(
+            {
+                "class": kind,
+                "charge_period_start": f"{day}T00:00:00Z",
+                "model_id": model,
+                "token_class": cls,
+            }
+        )
     first = month.replace(day=2)
     extra = pl.DataFrame(
-        {"usage_date": [first], "model_id": [UNMETERED_MODEL], "token_class": ["input"],
-         "price": [Decimal("1")], "tokens": [2_000_000], "kind": ["usage"]},
+        {
+            "usage_date": [first],
+            "model_id": [UNMETERED_MODEL],
+            "token_class": ["input"],
+            "price": [Decimal("1")],
+            "tokens": [2_000_000],
+            "kind": ["usage"],
+        },
         schema=rows.schema,
-    )  # fmt: skip
-    truth.append({"class": "billed_not_metered", "charge_period_start": f"{first}T00:00:00Z",
-                  "model_id": UNMETERED_MODEL, "token_class": "input"})  # fmt: skip
-    truth.append({"class": "commitment_purchase", "charge_period_start": f"{month}T00:00:00Z",
-                  "model_id": None, "token_class": None})  # fmt: skip
-    truth.append({"class": "credit", "charge_period_start": f"{month}T00:00:00Z",
-                  "model_id": None, "token_class": None})  # fmt: skip
+    )
+    truth.append(
+        {
+            "class": "billed_not_metered",
+            "charge_period_start": f"{first}T00:00:00Z",
+            "model_id": UNMETERED_MODEL,
+            "token_class": "input",
+        }
+    )
+    truth.append(
+        {
+            "class": "commitment_purchase",
+            "charge_period_start": f"{month}T00:00:00Z",
+            "model_id": None,
+            "token_class": None,
+        }
+    )
+    truth.append(
+        {
+            "class": "credit",
+            "charge_period_start": f"{month}T00:00:00Z",
+            "model_id": None,
+            "token_class": None,
+        }
+    )
     return pl.concat([rows, extra]), truth
 
 
@@ -169,8 +248,11 @@ def _focus(rows: pl.DataFrame, provider: str, month: date, others: bool) -> pl.D
     """FOCUS 1.2 columns, every value as text (as a CSV holds it)."""
     name = PROVIDER_NAMES.get(provider, provider)
     day = pl.col("usage_date")
-    cost = (pl.col("tokens").cast(pl.Decimal(38, 0)) * pl.col("price")
-            * pl.lit(Decimal("0.000001"), pl.Decimal(7, 6)))  # fmt: skip
+    cost = (
+        pl.col("tokens").cast(pl.Decimal(38, 0))
+        * pl.col("price")
+        * pl.lit(Decimal("0.000001"), pl.Decimal(7, 6))
+    )
     drawdown = pl.col("kind") == "drawdown"
     meter = {c: m for c, (m, _, _) in METERS.items()}
     direction = {c: d for c, (_, d, _) in METERS.items()}
@@ -178,11 +260,14 @@ def _focus(rows: pl.DataFrame, provider: str, month: date, others: bool) -> pl.D
     cls = pl.col("token_class")
     cache = cls.replace_strict(action, default=None)
     details = pl.concat_str(
-        pl.lit('{"ModelId":"'), pl.col("model_id"), pl.lit('","TokenDirection":"'),
-        cls.replace_strict(direction), pl.lit('"'),
+        pl.lit('{"ModelId":"'),
+        pl.col("model_id"),
+        pl.lit('","TokenDirection":"'),
+        cls.replace_strict(direction),
+        pl.lit('"'),
         pl.concat_str(pl.lit(',"TokenCacheAction":"'), cache, pl.lit('"')).fill_null(""),
         pl.lit("}"),
-    )  # fmt: skip
+    )
     usage = rows.select(
         pl.when(drawdown).then(pl.lit("0")).otherwise(cost.cast(pl.String)).alias("BilledCost"),
         pl.lit("Usage").alias("ChargeCategory"),
@@ -195,25 +280,34 @@ def _focus(rows: pl.DataFrame, provider: str, month: date, others: bool) -> pl.D
         cost.cast(pl.String).alias("EffectiveCost"),
         cost.cast(pl.String).alias("ListCost"),
         pl.col("price").cast(pl.String).alias("ListUnitPrice"),
-        pl.when(drawdown).then(pl.lit("Committed")).otherwise(pl.lit("Standard")).alias("PricingCategory"),
+        pl.when(drawdown)
+        .then(pl.lit("Committed"))
+        .otherwise(pl.lit("Standard"))
+        .alias("PricingCategory"),
         pl.when(drawdown).then(pl.lit("Used")).alias("CommitmentDiscountStatus"),
         (pl.col("tokens").cast(pl.Decimal(38, 0)) * pl.lit(Decimal("0.000001"), pl.Decimal(7, 6)))
-        .cast(pl.String).alias("PricingQuantity"),
+        .cast(pl.String)
+        .alias("PricingQuantity"),
         pl.lit("1000000 Tokens").alias("PricingUnit"),
         pl.lit(name).alias("ServiceProviderName"),
         pl.format("{}-{}", pl.col("model_id"), cls).alias("SkuId"),
         cls.replace_strict(meter).alias("SkuMeter"),
         details.alias("SkuPriceDetails"),
-    )  # fmt: skip
+    )
     start, end = month_bounds(month)
-    span = {"ChargePeriodStart": f"{start:%Y-%m-%dT%H:%M:%SZ}",
-            "ChargePeriodEnd": f"{end:%Y-%m-%dT%H:%M:%SZ}", "ServiceProviderName": name}  # fmt: skip
+    span = {
+        "ChargePeriodStart": f"{start:%Y-%m-%dT%H:%M:%SZ}",
+        "ChargePeriodEnd": f"{end:%Y-%m-%dT%H:%M:%SZ}",
+        "ServiceProviderName": name,
+    }
     if not others:
         return usage
     charges = pl.DataFrame(
-        [{"BilledCost": "10000.00", "ChargeCategory": "Purchase", "PricingUnit": "USD", **span},
-         {"BilledCost": "-250.00", "ChargeCategory": "Credit", **span}]
-    )  # fmt: skip
+        [
+            {"BilledCost": "10000.00", "ChargeCategory": "Purchase", "PricingUnit": "USD", **span},
+            {"BilledCost": "-250.00", "ChargeCategory": "Credit", **span},
+        ]
+    )
     return pl.concat([usage, charges], how="diagonal")
 
 
@@ -231,7 +325,9 @@ def write_vendor_bill(
     from `catalog` (LiteLLM JSON) or, without one, the shipped snapshot seed."""
     rows = _clean_rows(sample_dir, month, provider, catalog)
     if rows.is_empty():
-        raise MeterhouseError(f"no {provider} API usage in {month:%Y-%m} under {sample_dir}/events.")
+        raise MeterhouseError(
+            f"no {provider} API usage in {month:%Y-%m} under {sample_dir}/events."
+        )
     truth: list[dict[str, object]] = []
     if inject:
         rows, truth = _inject(rows, month, seed)

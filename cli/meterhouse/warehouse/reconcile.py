@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import cast
 
 import duckdb
 import polars as pl
@@ -108,12 +109,15 @@ def reconcile_bill(
         (pl.col("charge_period_start") < end) & (pl.col("charge_period_end") > start)
     )
     first, last = month, (end - timedelta(days=1)).date()
-    if not overlapping.is_empty():
-        first = min(first, overlapping["charge_period_start"].min().date())  # type: ignore[union-attr]
-        ends = overlapping["charge_period_end"].max() - timedelta(microseconds=1)  # type: ignore[operator]
-        last = max(last, ends.date())
+    if not overlapping.is_empty():  # a bill period may reach beyond the month
+        starts = overlapping["charge_period_start"].dt.date()
+        ends = (overlapping["charge_period_end"] - timedelta(microseconds=1)).dt.date()
+        first = min(first, cast(date, starts.min()))
+        last = max(last, cast(date, ends.max()))
     metered = read_metered(con, chosen, first, last)
-    in_month = metered.filter(pl.col("usage_date").is_between(month, (end - timedelta(days=1)).date()))
+    in_month = metered.filter(
+        pl.col("usage_date").is_between(month, (end - timedelta(days=1)).date())
+    )
     if in_month.is_empty():
         others = con.execute(
             f"select provider, sum(tokens) from main.{MART} where usage_date between $a and $b "
@@ -127,8 +131,7 @@ def reconcile_bill(
         )
     resolved = _frame(
         con,
-        "select model_name, model_id from main.int_model_names_resolved "
-        "where model_id is not null",
+        "select model_name, model_id from main.int_model_names_resolved where model_id is not null",
         {},
     )
     result = reconcile(bill, METERED_IN.validate(metered), resolved, month, tolerance)
