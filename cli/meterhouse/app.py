@@ -476,6 +476,101 @@ def export_focus(
               f"{out_file}", highlight=False)  # fmt: skip
 
 
+@app.command("reconcile")
+def reconcile_command(
+    vendor_bill: Annotated[
+        Path, typer.Option("--vendor-bill", help="The vendor's FOCUS 1.2 bill: CSV or Parquet.")
+    ],
+    month: Annotated[str, typer.Option(help="Month to reconcile, YYYY-MM (UTC).")],
+    tolerance: Annotated[
+        str, typer.Option(help="Largest relative token difference that passes, e.g. 0.5%.")
+    ] = "0.5%",
+    provider: Annotated[
+        str | None,
+        typer.Option(
+            help="Our events' provider (default: the bill's ServiceProviderName, "
+            "lower case, letters and digits only)."
+        ),
+    ] = None,
+    out_file: Annotated[
+        Path | None,
+        typer.Option("--out", help="Write every variance row here: .csv, or .json."),
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Reconcile a vendor's bill with our metered usage, by charge period, model and token
+    class (docs/reconciliation.md). Exit 0 when every difference is within tolerance or
+    informational, 1 when not (or on an error)."""
+    from meterhouse.core.reconcile import money_as_text
+    from meterhouse.core.vendor_bills import parse_month, parse_tolerance
+    from meterhouse.documents import write_whole
+    from meterhouse.warehouse.reconcile import reconcile_bill
+
+    with user_errors():
+        when, ratio = parse_month(month), parse_tolerance(tolerance)
+        if out_file is not None and out_file.suffix.lower() not in (".csv", ".json"):
+            raise MeterhouseError(f"--out {out_file}: the name must end in .csv or .json.")
+        with connect(resolve_db(db), read_only=True) as con:
+            done = reconcile_bill(con, vendor_bill, when, ratio, provider)
+        variances = done.result.variances
+        if out_file is not None:
+            text = (
+                money_as_text(variances).write_json()
+                if out_file.suffix.lower() == ".json"
+                else variances.write_csv(datetime_format="%Y-%m-%dT%H:%M:%SZ")
+            )
+            write_whole(out_file, text.encode())
+    table = Table("class", "rows", "metered USD", "billed USD", "difference USD", "gates",
+                  title=f"{vendor_bill.name} vs metered '{done.provider}' usage, "
+                  f"{when:%Y-%m}, tolerance {ratio * 100:f}%")  # fmt: skip
+    for kind, rows, expected, billed, difference, failing in done.result.summary.rows():
+        table.add_row(kind, f"{rows:,}", _usd(expected), _usd(billed), _usd(difference),
+                      "fails" if failing else "")  # fmt: skip
+    out.print(table)
+    failing_rows = int(done.result.rows["is_failing"].sum())
+    written = f" Variance rows written to {out_file}." if out_file else ""
+    if failing_rows:
+        err.print(f"{failing_rows:,} difference(s) beyond tolerance.{written}", highlight=False)
+        raise typer.Exit(1)
+    out.print(f"everything within tolerance.{written}", highlight=False)
+
+
+def _usd(amount: Decimal | None) -> str:
+    """Display only: to the cent, half away from zero (docs/decisions/0005)."""
+    return "" if amount is None else f"{amount.quantize(Decimal('0.01'), ROUND_HALF_UP):,}"
+
+
+sample_app = typer.Typer(help="Demo inputs built from a generated sample.", no_args_is_help=True)
+app.add_typer(sample_app, name="sample")
+
+
+@sample_app.command("vendor-bill")
+def sample_vendor_bill(
+    sample: Annotated[Path, typer.Option(help="Folder written by 'meterhouse generate'.")],
+    month: Annotated[str, typer.Option(help="Month to bill, YYYY-MM.")],
+    provider: Annotated[str, typer.Option(help="Provider of our events to bill.")] = "openai",
+    catalog: Annotated[
+        Path | None,
+        typer.Option(
+            help="LiteLLM catalog the warehouse imported (default: the shipped "
+            "snapshot seed, as a warehouse without an import prices)."
+        ),
+    ] = None,
+    clean: Annotated[bool, typer.Option(help="Inject no discrepancies.")] = False,
+    seed: Annotated[int, typer.Option(help="Random seed of the injections.")] = 42,
+) -> None:
+    """Write a vendor's FOCUS 1.2 bill for --month from the sample's events, at list price,
+    with known discrepancies injected (listed in a .truth.json beside it)."""
+    from meterhouse.core.vendor_bills import parse_month
+    from meterhouse.sample.vendor_bill import write_vendor_bill
+
+    with user_errors():
+        path = write_vendor_bill(sample, parse_month(month), provider, seed, catalog=catalog,
+                                 inject=not clean)  # fmt: skip
+    out.print(f"wrote {path} (injected discrepancies in {path.with_suffix('.truth.json')})",
+              highlight=False)  # fmt: skip
+
+
 prices_app = typer.Typer(
     help="The vendor price book (what we pay per 1M tokens), with its history.",
     no_args_is_help=True,
