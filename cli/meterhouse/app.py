@@ -501,7 +501,7 @@ def reconcile_command(
     """Reconcile a vendor's bill with our metered usage, by charge period, model and token
     class (docs/reconciliation.md). Exit 0 when every difference is within tolerance or
     informational, 1 when not (or on an error)."""
-    from meterhouse.core.reconcile import money_as_text
+    from meterhouse.core.money import money_as_text
     from meterhouse.core.vendor_bills import parse_month, parse_tolerance
     from meterhouse.documents import write_whole
     from meterhouse.warehouse.reconcile import reconcile_bill
@@ -667,3 +667,95 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+report_app = typer.Typer(help="Cost and margin reports.", no_args_is_help=True)
+app.add_typer(report_app, name="report")
+
+FormatOption = Annotated[
+    str, typer.Option("--format", help="table (for people) or json (for machines, on stdout).")
+]
+ReportOutOption = Annotated[
+    Path | None, typer.Option("--out", help="Also write the rows, unrounded, to this CSV file.")
+]
+REPORT_COLUMNS = {
+    "cost": {
+        "model_id": "model", "hardware": "hardware", "input_tokens": "input tokens",
+        "output_tokens": "output tokens", "cost_usd": "cost USD",
+        "input_cost_usd_per_1m_tokens": "input USD/1M", "output_cost_usd_per_1m_tokens":
+        "output USD/1M", "cost_usd_per_1m_tokens": "blended USD/1M",
+        "mean_gpu_utilization_ratio": "GPU busy",
+    },
+    "margin": {
+        "tenant_id": "tenant", "invoice_id": "invoice", "revenue_usd": "revenue USD",
+        "api_cost_usd": "API cost USD", "gpu_cost_usd": "GPU cost USD",
+        "failed_request_cost_usd": "failed req. USD", "gross_margin_usd": "margin USD",
+        "margin_ratio": "margin", "is_loss": "loss",
+    },
+}  # fmt: skip
+
+
+def _cell(name: str, value: object) -> str:
+    if value is None:
+        return ""
+    if name.endswith("_ratio"):  # a ratio, not money
+        return f"{float(value):.1%}"  # type: ignore[arg-type]
+    if isinstance(value, Decimal):
+        return _usd(value)
+    if isinstance(value, bool):
+        return "LOSS" if value else ""
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def _report(
+    kind: str, month: datetime | None, fmt: str, out_file: Path | None, db: Path | None
+) -> None:
+    from meterhouse.core.money import money_as_text
+    from meterhouse.documents import write_whole
+    from meterhouse.warehouse.reports import month_cost, month_margin
+
+    with user_errors():
+        if fmt not in ("table", "json"):
+            raise MeterhouseError(f"--format {fmt}: choose table or json.")
+        when = _month(month)
+        with connect(resolve_db(db), read_only=True) as con:
+            rows = (month_cost if kind == "cost" else month_margin)(con, when.date())
+        if out_file is not None:
+            write_whole(out_file, rows.write_csv().encode())
+    if fmt == "json":
+        typer.echo(money_as_text(rows).write_json())
+        return
+    columns = REPORT_COLUMNS[kind]
+    table = Table(*columns.values(), title=f"{kind} {when:%Y-%m} (USD rounded to the cent)")
+    for row in rows.select(list(columns)).iter_rows(named=True):
+        table.add_row(*(_cell(name, value) for name, value in row.items()))
+    out.print(table)
+    if out_file is not None:
+        out.print(f"wrote {len(rows):,} rows to {out_file}", highlight=False)
+
+
+@report_app.command("cost")
+def report_cost(
+    month: MonthOption = None,
+    fmt: FormatOption = "table",
+    out_file: ReportOutOption = None,
+    db: DbOption = None,
+) -> None:
+    """What serving each model cost in --month, per hardware (GPU type, or api:<provider>):
+    tokens, cost and cost per 1M tokens (fct_cost_per_1m_tokens summed over the month;
+    docs/gpu-cost.md)."""
+    _report("cost", month, fmt, out_file, db)
+
+
+@report_app.command("margin")
+def report_margin(
+    month: MonthOption = None,
+    fmt: FormatOption = "table",
+    out_file: ReportOutOption = None,
+    db: DbOption = None,
+) -> None:
+    """Revenue, cost and gross margin per tenant for --month, worst first (fct_tenant_margin).
+    Tenants served at a loss are marked LOSS."""
+    _report("margin", month, fmt, out_file, db)

@@ -315,13 +315,4 @@ def summarise(rows: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def money_as_text(frame: pl.DataFrame) -> pl.DataFrame:
-    """Every DECIMAL column as exact text, for JSON (which would make them floats)."""
-    return frame.with_columns(
-        pl.col(name).cast(pl.String)
-        for name, dtype in frame.schema.items()
-        if isinstance(dtype, pl.Decimal)
-    )
-
-
 __all__ = ["CLASSES", "FAILING", "MONEY", "Reconciliation", "reconcile"]

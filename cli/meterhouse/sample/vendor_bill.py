@@ -21,13 +21,13 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from meterhouse.core.events import read_file_columns
 from meterhouse.core.prices import PRICE_COLUMNS, catalog_prices, load_catalog
+from meterhouse.core.reading import read_file_columns
 from meterhouse.core.reconcile import month_bounds
 from meterhouse.errors import MeterhouseError
 from meterhouse.paths import project_dir, shared_data_dir
 from meterhouse.sample.catalog import load_models
-from meterhouse.schemas.events import any_rule_broken
+from meterhouse.schemas.events import EVENTS
 
 PROVIDER_NAMES = {"openai": "OpenAI", "anthropic": "Anthropic", "gemini": "Google"}
 METERS = {
@@ -53,7 +53,7 @@ def _loaded_events(sample_dir: Path) -> pl.DataFrame:
         frames.append(
             pl.scan_parquet(path)
             .select(*reading.columns, reading.non_integer_tokens.alias("_bad"))
-            .filter(~any_rule_broken() & ~pl.col("_bad"))
+            .filter(~EVENTS.any_rule_broken() & ~pl.col("_bad"))
         )
     return pl.concat(frames).unique("request_id", keep="first", maintain_order=True).collect()
 
