@@ -18,30 +18,8 @@ MONTH = "2026-09"
 
 
 @pytest.fixture(scope="module")
-def sample(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    root = tmp_path_factory.mktemp("reconcile")
-    folder, db = root / "sample", root / "warehouse.duckdb"
-    assert (
-        run(
-            "generate",
-            "--out",
-            folder,
-            "--days",
-            35,
-            "--tenants",
-            6,
-            "--events-per-day",
-            3000,
-            "--start",
-            "2026-09-01",
-        ).exit_code
-        == 0
-    )
-    result = run(
-        "nightly", "--events", folder / "events", "--contracts", folder / "contracts", "--db", db
-    )
-    assert result.exit_code == 0, result.output
-    return folder, db
+def sample(costed_sample: tuple[Path, Path]) -> tuple[Path, Path]:
+    return costed_sample
 
 
 def test_every_injected_discrepancy_is_found_with_its_class(
