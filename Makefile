@@ -22,16 +22,25 @@ $(VENV)/.dev: $(VENV)/.runtime
 
 CATALOG ?= ../shared/data/litellm/model_prices_and_context_window.json
 
-## demo: generate sample exports, run the whole nightly job into $(DB), and write September's
-## invoices (JSON, CSV, PDF) under $(SAMPLE)/invoices
+## demo: generate sample exports (events, GPU telemetry), run the whole nightly job into $(DB),
+## write September's invoices (JSON, CSV, PDF) under $(SAMPLE)/invoices, print the margin and
+## cost reports, and reconcile a demo vendor bill with injected discrepancies
 ## (list prices: the full LiteLLM catalog when ../shared is there, else the shipped snapshot)
 demo: $(VENV)/.runtime
 	$(BIN)/meterhouse generate --out $(SAMPLE) --days 45 --tenants 25 --events-per-day 20000
 	@if [ -f "$(CATALOG)" ]; then \
 	  $(BIN)/meterhouse prices import --litellm "$(CATALOG)" --effective-from 2026-07-24 --db $(DB); \
 	else echo "no LiteLLM catalog at $(CATALOG): pricing with seeds/reference/price_book_snapshot.csv"; fi
-	$(BIN)/meterhouse nightly --events $(SAMPLE)/events --contracts $(SAMPLE)/contracts --db $(DB)
+	$(BIN)/meterhouse nightly --events $(SAMPLE)/events --gpu-hours $(SAMPLE)/gpu_hours \
+	  --contracts $(SAMPLE)/contracts --db $(DB)
 	$(BIN)/meterhouse invoice --month 2026-09 --db $(DB) --out $(SAMPLE)/invoices
+	$(BIN)/meterhouse report margin --month 2026-09 --db $(DB) --out $(SAMPLE)/margin-2026-09.csv
+	$(BIN)/meterhouse report cost --month 2026-09 --db $(DB) --out $(SAMPLE)/cost-2026-09.csv
+	$(BIN)/meterhouse sample vendor-bill --sample $(SAMPLE) --month 2026-09 \
+	  $$([ -f "$(CATALOG)" ] && echo --catalog "$(CATALOG)")
+	$(BIN)/meterhouse reconcile --vendor-bill $(SAMPLE)/vendor_bills/openai-2026-09.csv \
+	  --month 2026-09 --db $(DB) --out $(SAMPLE)/vendor_bills/variances.csv \
+	  || echo "reconcile exit 1: the demo bill carries injected discrepancies (listed above)"
 
 ## check: lint, format and type checks
 check: lint typecheck
