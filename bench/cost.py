@@ -138,7 +138,7 @@ def main() -> None:
              for r in json.loads(results.read_text())["results"]}  # fmt: skip
     b_models = sum(nodes[m] for m in models.split())
     run(meterhouse, "build", "--db", str(DB), "--contracts", str(DATA / "contracts"),
-        "--select", "int_gpu_cost_allocated+", "--exclude", "test_type:unit")  # fmt: skip
+        "--select", "int_gpu_cost_allocated+")  # fmt: skip
     with duckdb.connect(str(DB), read_only=True) as con:
         mart = {
             (t, m): v

@@ -12,6 +12,7 @@ from datetime import datetime
 
 import polars as pl
 
+from meterhouse.core.text import format_text
 from meterhouse.schemas.invoices import MONEY
 
 KEY = ["invoice_id", "tenant_id", "invoice_month"]
@@ -123,7 +124,7 @@ def csv_field(column: str) -> pl.Expr:
     """A value as an RFC 4180 CSV field: null is empty; text holding a comma, quote or line
     break is quoted, with its quotes doubled."""
     text = pl.col(column).cast(pl.String)
-    quoted = pl.format('"{}"', text.str.replace_all('"', '""', literal=True))
+    quoted = format_text('"{}"', text.str.replace_all('"', '""', literal=True))
     return pl.when(text.str.contains(r'[",\r\n]')).then(quoted).otherwise(text).fill_null("")
 
 

@@ -14,6 +14,7 @@ from decimal import Decimal
 
 import polars as pl
 
+from meterhouse.core.text import format_text
 from meterhouse.schemas.vendor_bills import AMOUNT, MONEY
 
 KEY = ["charge_period_start", "charge_period_end", "model_id", "token_class"]
@@ -169,7 +170,7 @@ def _price_range(low: str, high: str) -> pl.Expr:
     return (
         pl.when(pl.col(low) == pl.col(high))
         .then(_text(low))
-        .otherwise(pl.format("{}-{}", _text(low), _text(high)))
+        .otherwise(format_text("{}-{}", _text(low), _text(high)))
     )
 
 
@@ -200,13 +201,13 @@ def classify(matched: pl.LazyFrame, tolerance: Decimal) -> pl.LazyFrame:
         .then(pl.lit("quantity_within_tolerance"))
         .otherwise(pl.lit("matched"))
     )
-    prices = pl.format(
+    prices = format_text(
         "our price {} vs bill list {} / contracted {} USD per 1M tokens",
         _price_range("our_min", "our_max"),
         _price_range("bill_list_min", "bill_list_max"),
         _text("bill_contracted_min"),
     )
-    tokens = pl.format("metered {} vs billed {} tokens", metered, billed)
+    tokens = format_text("metered {} vs billed {} tokens", metered, billed)
     return matched.with_columns(
         kind.alias("variance_class"),
         metered.alias("metered_tokens"),
@@ -220,7 +221,7 @@ def classify(matched: pl.LazyFrame, tolerance: Decimal) -> pl.LazyFrame:
         pl.when(pl.col("variance_class") == "unit_price_difference")
         .then(prices)
         .when(pl.col("variance_class") == "commitment_drawdown")
-        .then(pl.format("paid from a commitment; {}", tokens))
+        .then(format_text("paid from a commitment; {}", tokens))
         .otherwise(tokens)
         .alias("detail"),
     )
@@ -246,7 +247,7 @@ def _other_lines(lines: pl.LazyFrame) -> pl.LazyFrame:
         pl.lit(0).cast(AMOUNT).alias("expected_usd"),
         pl.col("billed_cost_usd").cast(AMOUNT).alias("difference_usd"),
         pl.col("bill_row").cast(pl.String).alias("bill_rows"),
-        pl.format("{} line: {} USD", pl.col("charge_category"), _text("billed_cost_usd")).alias(
+        format_text("{} line: {} USD", pl.col("charge_category"), _text("billed_cost_usd")).alias(
             "detail"
         ),
     )

@@ -24,6 +24,7 @@ import polars as pl
 from meterhouse.core.prices import PRICE_COLUMNS, catalog_prices, load_catalog
 from meterhouse.core.reading import read_file_columns
 from meterhouse.core.reconcile import month_bounds
+from meterhouse.core.text import format_text
 from meterhouse.errors import MeterhouseError
 from meterhouse.paths import project_dir, shared_data_dir
 from meterhouse.sample.catalog import load_models
@@ -271,8 +272,8 @@ def _focus(rows: pl.DataFrame, provider: str, month: date, others: bool) -> pl.D
     usage = rows.select(
         pl.when(drawdown).then(pl.lit("0")).otherwise(cost.cast(pl.String)).alias("BilledCost"),
         pl.lit("Usage").alias("ChargeCategory"),
-        pl.format("{}T00:00:00Z", day).alias("ChargePeriodStart"),
-        pl.format("{}T00:00:00Z", day + pl.duration(days=1)).alias("ChargePeriodEnd"),
+        format_text("{}T00:00:00Z", day).alias("ChargePeriodStart"),
+        format_text("{}T00:00:00Z", day + pl.duration(days=1)).alias("ChargePeriodEnd"),
         pl.col("tokens").cast(pl.String).alias("ConsumedQuantity"),
         pl.lit("Tokens").alias("ConsumedUnit"),
         cost.cast(pl.String).alias("ContractedCost"),
@@ -290,7 +291,7 @@ def _focus(rows: pl.DataFrame, provider: str, month: date, others: bool) -> pl.D
         .alias("PricingQuantity"),
         pl.lit("1000000 Tokens").alias("PricingUnit"),
         pl.lit(name).alias("ServiceProviderName"),
-        pl.format("{}-{}", pl.col("model_id"), cls).alias("SkuId"),
+        format_text("{}-{}", pl.col("model_id"), cls).alias("SkuId"),
         cls.replace_strict(meter).alias("SkuMeter"),
         details.alias("SkuPriceDetails"),
     )

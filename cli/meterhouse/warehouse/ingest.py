@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 
 from meterhouse.core.dedup import classify_repeats, copy_columns, is_new_row
 from meterhouse.core.reading import FileReading, read_file_columns
+from meterhouse.core.text import format_text
 from meterhouse.errors import MeterhouseError
 from meterhouse.progress import Report
 from meterhouse.schemas.dataset import Dataset
@@ -359,7 +360,7 @@ def _load_new_rows(
         "source_row",
         *dataset.quarantine_ids,
         pl.lit(CONFLICT_RULE).alias("rules_broken"),
-        pl.format(
+        format_text(
             "differs in {} from the copy loaded from file {} row {}",
             "differs_in", "original_file_id", "original_row",
         ).alias("detail"),
