@@ -1,3 +1,4 @@
+{{ config(materialized='view') }}  -- read once, by int_gpu_cost_allocated
 -- Tokens served per GPU, clock hour, tenant, resolved model and success: what a GPU-hour's
 -- cost is allocated to (int_gpu_cost_allocated).
 with events as (
