@@ -630,6 +630,12 @@ def _print_summary(db: Path) -> None:
         f"duplicates {s.rows_duplicate:,} + quarantined {s.rows_quarantined:,}\n"
         f"{s.events:,} events, {s.tenants} tenants, {s.models} model names, {span}"
     )
+    if s.gpu_hours[0]:
+        files, read, loaded, duplicate, quarantined = s.gpu_hours
+        out.print(
+            f"{files} GPU telemetry file(s): rows read {read:,} = GPU-hours loaded {loaded:,} + "
+            f"duplicates {duplicate:,} + quarantined {quarantined:,}"
+        )
     if s.api_cost_usd is not None:
         cost = s.api_cost_usd.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
         out.print(

@@ -107,6 +107,13 @@ def test_gpu_hours_are_loaded_like_events(costed_sample: tuple[Path, Path]) -> N
         "conflicting_duplicate", "busy_out_of_range", "powered_out_of_range", "missing_gpu_id",
         "hour_not_whole",
     }  # fmt: skip
+    status = " ".join(run("status", "--db", db).output.split())
+    assert (
+        f"GPU telemetry file(s): rows read {read:,} = GPU-hours loaded {loaded:,} + "
+        f"duplicates {duplicates:,} + quarantined {quarantined:,}"
+    ) in status
+    [(events,)] = query(db, "select count(*) from raw.usage_events")
+    assert f"loaded {events:,} + duplicates" in status  # event totals stay events only
     again = run("ingest", "--gpu-hours", folder / "gpu_hours", "--db", db)
     assert again.exit_code == 0, again.output
     assert "0 new file(s)" in again.output

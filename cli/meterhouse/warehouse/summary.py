@@ -29,14 +29,20 @@ class Summary:
     # month, status, currency, invoices, total amount, invoices with unpriced usage
     anomalies: list[tuple[str, str, int, int]] = field(default_factory=list)
     # kind, severity, days in the last 7 days of data, tenants
+    gpu_hours: tuple[int, int, int, int, int] = (0, 0, 0, 0, 0)
+    # telemetry files, rows read, loaded, duplicates, quarantined
 
 
 def summarize(con: duckdb.DuckDBPyConnection) -> Summary:
-    [manifest] = con.execute(
-        "select count(*), coalesce(sum(rows_read), 0), coalesce(sum(rows_loaded), 0), "
-        "coalesce(sum(rows_duplicate), 0), coalesce(sum(rows_quarantined), 0) "
-        "from raw.load_manifest"
-    ).fetchall()
+    manifest, gpu_hours = (
+        con.execute(
+            "select count(*), coalesce(sum(rows_read), 0), coalesce(sum(rows_loaded), 0), "
+            "coalesce(sum(rows_duplicate), 0), coalesce(sum(rows_quarantined), 0) "
+            "from raw.load_manifest where dataset = ?",
+            [dataset],
+        ).fetchall()[0]
+        for dataset in ("usage_events", "gpu_hours")
+    )
     [events] = con.execute(
         "select count(*), count(distinct tenant_id), count(distinct model), "
         "min(usage_date), max(usage_date) from raw.usage_events"
@@ -92,4 +98,5 @@ def summarize(con: duckdb.DuckDBPyConnection) -> Summary:
         unpriced_requests=int(unpriced),
         invoices=[(m, str(s), str(c), int(n), t, int(u)) for m, s, c, n, t, u in invoices],
         anomalies=[(str(k), str(s), int(n), int(t)) for k, s, n, t in anomalies],
+        gpu_hours=tuple(int(v) for v in gpu_hours),  # type: ignore[arg-type]
     )
