@@ -20,3 +20,19 @@
 {% macro amount_for_tokens(tokens, price_per_1m_tokens) -%}
     (cast({{ tokens }} as decimal(38, 0)) * {{ price_per_1m_tokens }} * cast(0.000001 as decimal(7, 6)))
 {%- endmacro %}
+
+{#- Vendor list cost of one side of a request or group at its per-class prices, unrounded:
+    'input' (uncached, cache read and cache write tokens) or 'output' (reasoning and the rest).
+    api_cost_usd is input + output; fct_cost_per_1m_tokens shows the two apart. -#}
+{% macro list_cost(side) -%}
+    {%- if side == 'input' -%}
+    ({{ amount_for_tokens('uncached_input_tokens', 'input_usd_per_1m_tokens') }}
+        + {{ amount_for_tokens('cache_read_tokens', 'cache_read_usd_per_1m_tokens') }}
+        + {{ amount_for_tokens('cache_write_tokens', 'cache_write_usd_per_1m_tokens') }})
+    {%- elif side == 'output' -%}
+    ({{ amount_for_tokens('reasoning_tokens', 'reasoning_usd_per_1m_tokens') }}
+        + {{ amount_for_tokens('non_reasoning_output_tokens', 'output_usd_per_1m_tokens') }})
+    {%- else -%}
+    {{ exceptions.raise_compiler_error("list_cost: side must be 'input' or 'output', not '" ~ side ~ "'") }}
+    {%- endif -%}
+{%- endmacro %}

@@ -48,11 +48,7 @@ final as (
         status = 'success' as is_success,
         input_usd_per_1m_tokens is not null and output_usd_per_1m_tokens is not null as is_priced,
         case when input_usd_per_1m_tokens is not null and output_usd_per_1m_tokens is not null then
-            {{ amount_for_tokens('uncached_input_tokens', 'input_usd_per_1m_tokens') }}
-            + {{ amount_for_tokens('cache_read_tokens', 'cache_read_usd_per_1m_tokens') }}
-            + {{ amount_for_tokens('cache_write_tokens', 'cache_write_usd_per_1m_tokens') }}
-            + {{ amount_for_tokens('reasoning_tokens', 'reasoning_usd_per_1m_tokens') }}
-            + {{ amount_for_tokens('non_reasoning_output_tokens', 'output_usd_per_1m_tokens') }}
+            {{ list_cost('input') }} + {{ list_cost('output') }}
         end as api_cost_usd
     from with_prices
 )

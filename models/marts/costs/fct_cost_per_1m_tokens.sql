@@ -49,15 +49,8 @@ api as (
         usage_date,
         sum(input_tokens) as input_tokens,
         sum(output_tokens) as output_tokens,
-        sum(case when is_priced then
-            {{ amount_for_tokens('uncached_input_tokens', 'input_usd_per_1m_tokens') }}
-            + {{ amount_for_tokens('cache_read_tokens', 'cache_read_usd_per_1m_tokens') }}
-            + {{ amount_for_tokens('cache_write_tokens', 'cache_write_usd_per_1m_tokens') }}
-            else 0 end) as input_cost_usd,
-        sum(case when is_priced then
-            {{ amount_for_tokens('reasoning_tokens', 'reasoning_usd_per_1m_tokens') }}
-            + {{ amount_for_tokens('non_reasoning_output_tokens', 'output_usd_per_1m_tokens') }}
-            else 0 end) as output_cost_usd,
+        sum(case when is_priced then {{ list_cost('input') }} else 0 end) as input_cost_usd,
+        sum(case when is_priced then {{ list_cost('output') }} else 0 end) as output_cost_usd,
         0 as idle_cost_usd,
         sum(coalesce(api_cost_usd, 0)) as cost_usd,
         sum(case when is_priced then 0 else input_tokens + output_tokens end) as unpriced_tokens
