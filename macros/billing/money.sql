@@ -11,7 +11,26 @@
     DOUBLE): scaled integer arithmetic, truncated toward zero. `part` and `whole` are token
     counts; whole > 0. -#}
 {% macro prorate(amount, part, whole) -%}
+    {{ return(adapter.dispatch('prorate', 'meterhouse')(amount, part, whole)) }}
+{%- endmacro %}
+
+{% macro default__prorate(amount, part, whole) -%}
     (cast((cast(cast({{ amount }} as decimal(38, 12)) * 1000000000000 as hugeint) * {{ part }}) // {{ whole }} as decimal(38, 0)) * cast(0.000000000001 as decimal(13, 12)))
+{%- endmacro %}
+
+{#- Spark has no 128-bit integer: the amount is split into whole units and 1e-12 parts so that
+    no product passes 38 digits, and each part is divided exactly (`spark__floor_div`). -#}
+{% macro spark__prorate(amount, part, whole) -%}
+    {%- set size = 'abs(cast(' ~ amount ~ ' as decimal(38, 12)))' -%}
+    {%- set units = 'cast(floor(' ~ size ~ ') as decimal(38, 0))' -%}
+    {%- set fraction = 'cast((' ~ size ~ ' - floor(' ~ size ~ ')) * 1000000000000 as decimal(38, 0))' -%}
+    {%- set p = 'cast(' ~ part ~ ' as decimal(20, 0))' -%}
+    {%- set w = 'cast(' ~ whole ~ ' as decimal(20, 0))' -%}
+    {%- set units_part = '(' ~ units ~ ' * ' ~ p ~ ')' -%}
+    {%- set units_share = spark__floor_div(units_part, w) -%}
+    {%- set carried = '((' ~ units_part ~ ' - ' ~ units_share ~ ' * ' ~ w ~ ') * 1000000000000 + ' ~ fraction ~ ' * ' ~ p ~ ')' -%}
+    (case when cast({{ amount }} as decimal(38, 12)) < 0 then -1 else 1 end
+        * cast({{ units_share }} + {{ spark__floor_div(carried, w) }} * cast(0.000000000001 as decimal(13, 12)) as decimal(38, 12)))
 {%- endmacro %}
 
 {#- Amount for `tokens` at a price per 1M tokens, exact: multiplying by 0.000001 keeps a

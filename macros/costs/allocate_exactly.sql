@@ -6,7 +6,7 @@
     weight. -#}
 {% macro allocate_exactly(relation, amount, weight, partition_by, order_by) -%}
 select
-    shares.* exclude (share_usd, share_rank),
+    shares.* except (share_usd, share_rank),
     shares.share_usd + case
         when shares.share_rank = 1
             then shares.{{ amount }} - sum(shares.share_usd) over (partition by {{ partition_by }})

@@ -21,7 +21,7 @@ overlapping as (
 
 other_currency as (
     select grants.grant_id, 'is in ' || grants.currency || ', the invoice of '
-        || cast(contracts.invoice_month as varchar) || ' in ' || contracts.currency as problem
+        || cast(contracts.invoice_month as string) || ' in ' || contracts.currency as problem
     from grants
     inner join {{ ref('int_tenant_contracts_monthly') }} as contracts
         on contracts.tenant_id = grants.tenant_id

@@ -20,9 +20,15 @@ credits as (
 ),
 
 final as (
-    select * from rounded
-    union all by name
-    select * from credits
+    select
+        {{ invoice_line_columns(missing=['credit_grant_id', 'corrects_invoice_id', 'corrected_line_type']) }}
+    from rounded
+    union all
+    select
+        {{ invoice_line_columns(missing=['model_id', 'token_class', 'quantity_tokens',
+            'unit_price_per_1m_tokens', 'tier_from_tokens', 'corrects_invoice_id',
+            'corrected_line_type']) }}
+    from credits
 )
 
 select * from final

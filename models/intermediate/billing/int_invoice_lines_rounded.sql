@@ -29,14 +29,14 @@ unioned as (
     select
         tenant_id, invoice_month, currency, line_type,
         case line_type when 'free_allowance' then 2 when 'tier_discount' then 3 else 4 end,
-        cast(null as varchar), cast(null as varchar), cast(null as bigint),
+        cast(null as string), cast(null as string), cast(null as bigint),
         cast(null as decimal(38, 12)), tier_from_tokens, unrounded_amount
     from adjustments
 ),
 
 rounded as (
     select
-        unioned.* exclude (unrounded_amount),
+        unioned.* except (unrounded_amount),
         {{ round_money('unioned.unrounded_amount', 'currencies.minor_unit') }} as amount
     from unioned
     left join currencies on currencies.currency = unioned.currency
@@ -46,7 +46,7 @@ shortfalls as (
     select
         rounded.tenant_id, rounded.invoice_month, rounded.currency,
         'commitment_shortfall' as line_type, 5 as line_type_order,
-        cast(null as varchar) as model_id, cast(null as varchar) as token_class,
+        cast(null as string) as model_id, cast(null as string) as token_class,
         cast(null as bigint) as quantity_tokens, cast(null as decimal(38, 12)) as unit_price_per_1m_tokens,
         cast(null as bigint) as tier_from_tokens,
         cast(max(contracts.monthly_commitment_amount) - sum(rounded.amount) as decimal(38, 2)) as amount
@@ -58,7 +58,7 @@ shortfalls as (
 
 final as (
     select * from rounded
-    union all by name
+    union all
     select * from shortfalls
 )
 

@@ -147,10 +147,10 @@ final as (
     select
         usage_date,
         gpu_type,
-        cast(tenant_id as varchar) as tenant_id,
-        cast(model_id as varchar) as model_id,
+        cast(tenant_id as string) as tenant_id,
+        cast(model_id as string) as model_id,
         cast(is_success as boolean) as is_success,
-        cast(token_direction as varchar) as token_direction,
+        cast(token_direction as string) as token_direction,
         cast(tokens as bigint) as tokens,
         is_idle,
         cast(allocated_cost_usd as decimal(38, 12)) as allocated_cost_usd,

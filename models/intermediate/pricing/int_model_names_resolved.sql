@@ -42,7 +42,7 @@ ranked as (
                 -- own listing, before resellers (azure/, bedrock/, openrouter/...)
                 case
                     when model_id not like '%/%' then 0
-                    when regexp_matches(lower(model_id), '^({{ first_party }})/') then 1
+                    when {{ regex_matches('lower(model_id)', "'^(" ~ first_party ~ ")/'") }} then 1
                     else 2
                 end,
                 length(model_id),

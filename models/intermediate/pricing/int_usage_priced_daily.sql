@@ -1,5 +1,9 @@
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='usage_date',
-          on_schema_change='fail') }}
+{#- Both strategies replace whole days: DuckDB deletes and re-inserts the usage_dates of the
+    new rows; Spark stores a partition per usage_date and overwrites the partitions of the new
+    rows (docs/scale-out.md). -#}
+{{ config(materialized='incremental', unique_key='usage_date', on_schema_change='fail',
+          incremental_strategy='insert_overwrite' if target.type == 'spark' else 'delete+insert',
+          partition_by=['usage_date'] if target.type == 'spark' else none) }}
 -- depends_on: {{ ref('stg_meterhouse__usage_events') }}
 -- One pass over the events: usage and vendor cost per tenant, raw model name, resolved
 -- model, day, provider, self-hosted or not, service tier, success, priced-or-not and the

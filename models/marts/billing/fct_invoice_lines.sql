@@ -23,8 +23,9 @@ open_lines as (
         on issued_invoices.tenant_id = computed.tenant_id
         and issued_invoices.invoice_month = computed.invoice_month
     where issued_invoices.invoice_id is null
-    union all by name
-    select * from {{ ref('int_invoice_corrections') }}
+    union all
+    select {{ invoice_line_columns() }}
+    from {{ ref('int_invoice_corrections') }}
 ),
 
 drafts as (
@@ -40,14 +41,17 @@ drafts as (
 ),
 
 all_lines as (
-    select * from issued
-    union all by name
-    select * from drafts
+    select {{ invoice_line_columns(missing=['line_type_order'],
+        extra=[['invoice_id', 'invoice_id'], ['line_number', 'line_number']]) }}
+    from issued
+    union all
+    select {{ invoice_line_columns(extra=[['invoice_id', 'invoice_id'], ['line_number', 'line_number']]) }}
+    from drafts
 ),
 
 final as (
     select
-        cast(invoice_id as varchar) as invoice_id,
+        cast(invoice_id as string) as invoice_id,
         tenant_id,
         invoice_month,
         cast(line_number as bigint) as line_number,
@@ -57,9 +61,9 @@ final as (
         cast(quantity_tokens as bigint) as quantity_tokens,
         cast(unit_price_per_1m_tokens as decimal(38, 12)) as unit_price_per_1m_tokens,
         cast(tier_from_tokens as bigint) as tier_from_tokens,
-        cast(credit_grant_id as varchar) as credit_grant_id,
-        cast(corrects_invoice_id as varchar) as corrects_invoice_id,
-        cast(corrected_line_type as varchar) as corrected_line_type,
+        cast(credit_grant_id as string) as credit_grant_id,
+        cast(corrects_invoice_id as string) as corrects_invoice_id,
+        cast(corrected_line_type as string) as corrected_line_type,
         cast(amount as decimal(38, 2)) as amount,
         currency
     from all_lines

@@ -86,7 +86,7 @@ final as (
                 when '{{ type }}' then '{{ text }}'
                 {%- endfor %}
             end || coalesce(' ' || credit_grant_id, '')
-                || coalesce(' from ' || cast(tier_from_tokens as varchar) || ' tokens', '')
+                || coalesce(' from ' || cast(tier_from_tokens as string) || ' tokens', '')
         end as ChargeDescription,
         case charge_line_type
             {%- for type, (_, frequency, _) in categories.items() %}
@@ -114,7 +114,7 @@ final as (
         case when model_id is not null then model_id || '-' || token_class end as SkuId,
         sku_meter as SkuMeter,
         case when model_id is not null then
-            '{"ModelId":' || cast(to_json(model_id) as varchar)
+            '{"ModelId":' || {{ json_string('model_id') }}
             || coalesce(',"TokenCacheAction":"' || token_cache_action || '"', '')
             || ',"TokenDirection":"' || token_direction || '"}'
         end as SkuPriceDetails,

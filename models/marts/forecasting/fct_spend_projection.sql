@@ -136,21 +136,39 @@ projected_lines as (
     inner join keys on keys.tenant_id = factors.tenant_id and keys.scenario = factors.scenario
 ),
 
-projected_contracts as (
-    select contracts.* exclude (tenant_id, invoice_month), keys.scenario_key as tenant_id,
-        horizon.projection_month as invoice_month
-    from keys
-    inner join horizon on horizon.tenant_id = keys.tenant_id
+-- the contract of the projected month, else of the latest month before it
+contract_months as (
+    select horizon.tenant_id, horizon.projection_month, max(contracts.invoice_month) as invoice_month
+    from horizon
     inner join {{ ref('int_tenant_contracts_monthly') }} as contracts
-        on contracts.tenant_id = keys.tenant_id
-        and contracts.invoice_month = (
-            select max(latest_contract.invoice_month) from {{ ref('int_tenant_contracts_monthly') }} as latest_contract
-            where latest_contract.tenant_id = keys.tenant_id
-                and latest_contract.invoice_month <= horizon.projection_month
-        )
+        on contracts.tenant_id = horizon.tenant_id
+        and contracts.invoice_month <= horizon.projection_month
+    group by horizon.tenant_id, horizon.projection_month
+),
+
+projected_contracts as (
+    select contracts.* except (tenant_id, invoice_month), keys.scenario_key as tenant_id,
+        contract_months.projection_month as invoice_month
+    from keys
+    inner join contract_months on contract_months.tenant_id = keys.tenant_id
+    inner join {{ ref('int_tenant_contracts_monthly') }} as contracts
+        on contracts.tenant_id = contract_months.tenant_id
+        and contracts.invoice_month = contract_months.invoice_month
 ),
 
 {{ monthly_adjustments('projected_lines', 'projected_contracts') }},
+
+usage_sums as (
+    select tenant_id as scenario_key, sum(unrounded_amount) as usage_amount
+    from projected_lines
+    group by tenant_id
+),
+
+adjustment_sums as (
+    select tenant_id as scenario_key, sum(unrounded_amount) as adjustments_amount
+    from adj_final
+    group by tenant_id
+),
 
 scenario_totals as (
     select
@@ -158,27 +176,35 @@ scenario_totals as (
         keys.scenario,
         max(projected_contracts.currency) as currency,
         max(projected_contracts.monthly_commitment_amount) as commitment,
-        (select sum(unrounded_amount) from projected_lines where projected_lines.tenant_id = keys.scenario_key)
-            as usage_amount,
-        coalesce((select sum(unrounded_amount) from adj_final where adj_final.tenant_id = keys.scenario_key), 0)
-            as adjustments_amount
+        max(usage_sums.usage_amount) as usage_amount,
+        coalesce(max(adjustment_sums.adjustments_amount), 0) as adjustments_amount
     from keys
     inner join projected_contracts on projected_contracts.tenant_id = keys.scenario_key
+    left join usage_sums on usage_sums.scenario_key = keys.scenario_key
+    left join adjustment_sums on adjustment_sums.scenario_key = keys.scenario_key
     group by keys.tenant_id, keys.scenario, keys.scenario_key
+),
+
+-- what each grant had paid before the projected month
+drawn_before as (
+    select drawn.grant_id, sum(drawn.drawn_amount) as drawn_amount
+    from horizon
+    inner join {{ ref('int_credit_drawdowns') }} as drawn
+        on drawn.tenant_id = horizon.tenant_id
+        and drawn.invoice_month < horizon.projection_month
+    group by drawn.grant_id
 ),
 
 credits as (
     select
         horizon.tenant_id,
-        sum(grants.amount - coalesce((
-            select sum(drawn.drawn_amount) from {{ ref('int_credit_drawdowns') }} as drawn
-            where drawn.grant_id = grants.grant_id and drawn.invoice_month < horizon.projection_month
-        ), 0)) as credit_left
+        sum(grants.amount - coalesce(drawn_before.drawn_amount, 0)) as credit_left
     from horizon
     inner join {{ ref('credit_grants') }} as grants
         on grants.tenant_id = horizon.tenant_id
         and {{ dbt.date_trunc('month', 'grants.granted_on') }} <= horizon.projection_month
         and horizon.projection_month < {{ dbt.date_trunc('month', 'grants.expires_on') }}
+    left join drawn_before on drawn_before.grant_id = grants.grant_id
     group by horizon.tenant_id
 ),
 

@@ -169,7 +169,7 @@ volume as (
         case when z_tokens > 0 then 'token_storm' else 'sudden_drop' end as kind,
         case when greatest(abs(z_tokens), abs(z_requests)) >= {{ 2 * z }} or tokens = 0
             then 'high' else 'medium' end as severity,
-        cast(null as varchar) as model_id,
+        cast(null as string) as model_id,
         cast(tokens as double) as observed_value,
         exp(expected_log_tokens) - 1 as expected_value,
         case when z_tokens > 0 then greatest(z_tokens, z_requests) else least(z_tokens, z_requests) end
@@ -189,7 +189,7 @@ ratio as (
     select
         tenant_id, usage_date, 'ratio_shift' as kind,
         case when abs(z_ratio) >= {{ 2 * z }} then 'high' else 'medium' end as severity,
-        cast(null as varchar) as model_id,
+        cast(null as string) as model_id,
         exp(log_ratio) as observed_value,
         exp(median_log_ratio) as expected_value,
         z_ratio as robust_z
