@@ -36,3 +36,16 @@
 {% macro spark__floor_div(n, d) -%}
     (floor({{ n }} / {{ d }}) - case when floor({{ n }} / {{ d }}) * {{ d }} > {{ n }} then 1 else 0 end)
 {%- endmacro %}
+
+{#- dbt.dateadd on Spark (overrides dbt-spark's, which round-trips through unix seconds and
+    gives NULL for the zone-less timestamps this project uses, docs/decisions/0002). Every call
+    in the project adds days or months to a DATE: date_add and add_months do that exactly. -#}
+{% macro spark__dateadd(datepart, interval, from_date_or_timestamp) -%}
+    {%- if datepart in ['day', 'week'] -%}
+    date_add(cast({{ from_date_or_timestamp }} as date), cast({{ interval }} * {{ 7 if datepart == 'week' else 1 }} as int))
+    {%- elif datepart in ['month', 'quarter', 'year'] -%}
+    add_months(cast({{ from_date_or_timestamp }} as date), cast({{ interval }} * {{ {'month': 1, 'quarter': 3, 'year': 12}[datepart] }} as int))
+    {%- else -%}
+    {{ exceptions.raise_compiler_error("dateadd on Spark: only day, week, month, quarter and year on a date, not " ~ datepart) }}
+    {%- endif -%}
+{%- endmacro %}

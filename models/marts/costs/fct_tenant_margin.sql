@@ -103,9 +103,10 @@ final as (
         cast(failed_request_cost_usd as decimal(38, 12)) as failed_request_cost_usd,
         cast(api_cost_usd + gpu_cost_usd as decimal(38, 12)) as total_cost_usd,
         cast(revenue_usd - api_cost_usd - gpu_cost_usd as decimal(38, 12)) as gross_margin_usd,
-        -- a ratio, not money: rounded to 6 places
+        -- a ratio, not money: a DOUBLE quotient (as DuckDB divides DECIMALs; on Spark a DECIMAL
+        -- quotient of these scales overflows), rounded to 6 places
         cast(case when revenue_usd > 0
-            then round((revenue_usd - api_cost_usd - gpu_cost_usd) / revenue_usd, 6)
+            then round(cast(revenue_usd - api_cost_usd - gpu_cost_usd as double) / cast(revenue_usd as double), 6)
         end as decimal(18, 6)) as margin_ratio,
         revenue_usd - api_cost_usd - gpu_cost_usd < 0 as is_loss
     from joined

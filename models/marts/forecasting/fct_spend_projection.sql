@@ -248,7 +248,8 @@ daily_spend as (
     select
         daily_tokens.tenant_id,
         daily_tokens.day,
-        sum(daily_tokens.tokens * base_directions.base_amount / base_directions.base_tokens)
+        -- an estimate, in DOUBLE on both engines (a DECIMAL quotient overflows on Spark)
+        sum(cast(daily_tokens.tokens * base_directions.base_amount as double) / base_directions.base_tokens)
             as day_amount
     from daily_tokens
     inner join base_directions
