@@ -7,8 +7,9 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, cast, get_args
 
+import duckdb
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -17,6 +18,11 @@ from meterhouse.errors import MeterhouseError
 from meterhouse.progress import progress
 from meterhouse.warehouse.db import DB_ENV, connect, resolve_db
 from meterhouse.warehouse.ingest import IngestResult, ingest
+from meterhouse.warehouse.spark import (
+    TARGET_ENV,
+    Target,
+    spark_marts,
+)
 from meterhouse.warehouse.summary import Summary, summarize
 
 app = typer.Typer(
@@ -39,6 +45,17 @@ DbOption = Annotated[
     ),
 ]
 
+TargetOption = Annotated[
+    str,
+    typer.Option(
+        "--target",
+        envvar=TARGET_ENV,
+        help=f"Engine the models run on: duckdb (the warehouse file) or spark (dbt-spark, PySpark "
+        f"local or a cluster; tables beside the warehouse file; docs/scale-out.md). Env "
+        f"{TARGET_ENV}.",
+    ),
+]
+
 ContractsOption = Annotated[
     Path | None,
     typer.Option(
@@ -50,6 +67,23 @@ ContractsOption = Annotated[
         show_default=False,
     ),
 ]
+
+
+def _target(name: str) -> Target:
+    if name not in get_args(Target):
+        raise MeterhouseError(f"--target {name}: choose duckdb or spark.")
+    return cast(Target, name)
+
+
+@contextmanager
+def _marts(db: Path, target: Target) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The built warehouse, read-only: the DuckDB file, or the Spark build beside it."""
+    if target == "spark":
+        with spark_marts(db) as con:
+            yield con
+    else:
+        with connect(db, read_only=True) as con:
+            yield con
 
 
 @contextmanager
@@ -163,13 +197,15 @@ def build(
         typer.Option(help="Rebuild incremental models from all events (after editing seeds)."),
     ] = False,
     contracts: ContractsOption = None,
+    target: TargetOption = "duckdb",
 ) -> None:
-    """Run `dbt build` (models and their tests) on the warehouse."""
+    """Run `dbt build` (models and their tests) on the warehouse, or on Spark with
+    --target spark."""
     from meterhouse.warehouse.dbt import run_dbt
 
     extra = (["--select", select] if select else []) + (["--full-refresh"] if full_refresh else [])
     with user_errors():
-        run_dbt("build", resolve_db(db), extra, contracts)
+        run_dbt("build", resolve_db(db), extra, contracts, _target(target))
 
 
 @app.command()
@@ -184,12 +220,17 @@ def nightly(
     ] = None,
     db: DbOption = None,
     contracts: ContractsOption = None,
+    target: TargetOption = "duckdb",
 ) -> None:
     """The nightly job: ingest what is new under --events (and --gpu-hours), build and test
-    the models, then forecast every tenant and model 30 days ahead (fct_usage_forecast)."""
+    the models, then forecast every tenant and model 30 days ahead (fct_usage_forecast).
+
+    The loader always writes the warehouse file; with --target spark the models are built on
+    Spark from its raw tables."""
     from meterhouse.warehouse.dbt import check_contracts, run_dbt
 
     with user_errors():
+        engine = _target(target)
         if contracts is not None:
             check_contracts(contracts)  # before loading anything
         path = resolve_db(db)
@@ -198,9 +239,9 @@ def nightly(
             _print_ingest(_ingest(path, [gpu_hours], allow_changed=False, gpu_hours=True))
         # dbt unit tests check the SQL logic, not the night's data: `make test` and
         # `meterhouse build` run them; the nightly job skips them.
-        run_dbt("build", path, ["--exclude", "test_type:unit"], contracts)
-        _print_summary(path)
-        _forecast(path, [], 30, None)
+        run_dbt("build", path, ["--exclude", "test_type:unit"], contracts, engine)
+        _print_summary(path, engine)
+        _forecast(path, [], 30, None, engine)
 
 
 MonthOption = Annotated[
@@ -245,6 +286,7 @@ def invoice(
     issuer: IssuerOption = "meterhouse",
     allow_unpriced: AllowUnpricedOption = False,
     db: DbOption = None,
+    target: TargetOption = "duckdb",
 ) -> None:
     """Write each tenant's invoice for --month: JSON, CSV of the lines, PDF.
 
@@ -264,7 +306,7 @@ def invoice(
         if wrong:
             raise MeterhouseError(f"--format {', '.join(wrong)}: choose from {', '.join(FORMATS)}.")
         when = _month(month)
-        with connect(resolve_db(db), read_only=True) as con:
+        with _marts(resolve_db(db), _target(target)) as con:
             found = read_month(con, when.date(), tenant or [], allow_unpriced)
         with progress("invoices") as report:
             files = write_files(out_dir, render_invoices(found, chosen, issuer, report))
@@ -362,6 +404,7 @@ def forecast(
         typer.Option("--out", help="Also write forecast.csv and a PNG chart per tenant here."),
     ] = None,
     db: DbOption = None,
+    target: TargetOption = "duckdb",
 ) -> None:
     """Forecast daily tokens --horizon days ahead, with 80% and 95% intervals, for every tenant
     and model (or only --tenant), store them (fct_usage_forecast) and print a summary.
@@ -371,10 +414,12 @@ def forecast(
     if ctx.invoked_subcommand is not None:
         return
     with user_errors():
-        _forecast(resolve_db(db), tenant or [], horizon, out_dir)
+        _forecast(resolve_db(db), tenant or [], horizon, out_dir, _target(target))
 
 
-def _forecast(path: Path, tenants: list[str], horizon: int, out_dir: Path | None) -> None:
+def _forecast(
+    path: Path, tenants: list[str], horizon: int, out_dir: Path | None, target: Target
+) -> None:
     from meterhouse.core.forecast import forecast_summary
     from meterhouse.documents import write_files
     from meterhouse.warehouse.forecast import (
@@ -384,13 +429,17 @@ def _forecast(path: Path, tenants: list[str], horizon: int, out_dir: Path | None
         tenant_charts,
     )
 
-    with connect(path, read_only=True) as con:
+    with _marts(path, target) as con:
         series = read_series(con, tenants)
     with progress("forecast") as report:
         report(f"{len(series.items):,} series, {horizon} days ahead", 0, 0)
         rows = make_forecasts(series, horizon)
     with connect(path) as con:
         store_forecasts(con, rows)
+    if target == "spark":  # the forecast and projection marts Spark published are copies
+        from meterhouse.warehouse.dbt import run_dbt
+
+        run_dbt("run", path, ["--select", "fct_usage_forecast fct_spend_projection"], None, target)
     if out_dir is not None:
         with progress("charts") as report:
             write_files(out_dir, {"forecast.csv": rows.write_csv().encode(),
@@ -614,14 +663,14 @@ def prices_import(
 
 
 @app.command()
-def status(db: DbOption = None) -> None:
+def status(db: DbOption = None, target: TargetOption = "duckdb") -> None:
     """Show what the warehouse holds: loads, events, quarantine, built models."""
     with user_errors():
-        _print_summary(resolve_db(db))
+        _print_summary(resolve_db(db), _target(target))
 
 
-def _print_summary(db: Path) -> None:
-    with connect(db, read_only=True) as con:
+def _print_summary(db: Path, target: Target) -> None:
+    with _marts(db, target) as con:
         s: Summary = summarize(con)
     span = f"{s.first_date} to {s.last_date}" if s.first_date else "no events yet"
     out.print(f"warehouse {db}", highlight=False)
@@ -716,7 +765,12 @@ def _cell(name: str, value: object) -> str:
 
 
 def _report(
-    kind: str, month: datetime | None, fmt: str, out_file: Path | None, db: Path | None
+    kind: str,
+    month: datetime | None,
+    fmt: str,
+    out_file: Path | None,
+    db: Path | None,
+    target: str,
 ) -> None:
     from meterhouse.core.money import money_as_text
     from meterhouse.documents import write_whole
@@ -726,7 +780,7 @@ def _report(
         if fmt not in ("table", "json"):
             raise MeterhouseError(f"--format {fmt}: choose table or json.")
         when = _month(month)
-        with connect(resolve_db(db), read_only=True) as con:
+        with _marts(resolve_db(db), _target(target)) as con:
             rows = (month_cost if kind == "cost" else month_margin)(con, when.date())
         if out_file is not None:
             write_whole(out_file, rows.write_csv().encode())
@@ -748,11 +802,12 @@ def report_cost(
     fmt: FormatOption = "table",
     out_file: ReportOutOption = None,
     db: DbOption = None,
+    target: TargetOption = "duckdb",
 ) -> None:
     """What serving each model cost in --month, per hardware (GPU type, or api:<provider>):
     tokens, cost and cost per 1M tokens (fct_cost_per_1m_tokens summed over the month;
     docs/gpu-cost.md)."""
-    _report("cost", month, fmt, out_file, db)
+    _report("cost", month, fmt, out_file, db, target)
 
 
 @report_app.command("margin")
@@ -761,7 +816,8 @@ def report_margin(
     fmt: FormatOption = "table",
     out_file: ReportOutOption = None,
     db: DbOption = None,
+    target: TargetOption = "duckdb",
 ) -> None:
     """Revenue, cost and gross margin per tenant for --month, worst first (fct_tenant_margin).
     Tenants served at a loss are marked LOSS."""
-    _report("margin", month, fmt, out_file, db)
+    _report("margin", month, fmt, out_file, db, target)

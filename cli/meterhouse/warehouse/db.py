@@ -59,6 +59,19 @@ def connect(db: Path, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyCon
         con.close()
 
 
+def require_built(con: duckdb.DuckDBPyConnection, what: str, *relations: str) -> None:
+    """Refuse, naming `what`, unless every `schema.name` in `relations` exists, as a table
+    or a view (the marts of a Spark build are views over its Parquet files)."""
+    found = {
+        f"{schema}.{name}"
+        for schema, name in con.execute(
+            "select table_schema, table_name from information_schema.tables"
+        ).fetchall()
+    }
+    if not set(relations) <= found:
+        raise MeterhouseError(f"no {what} yet: run 'meterhouse nightly' (or 'build') first.")
+
+
 @contextmanager
 def writing(con: duckdb.DuckDBPyConnection, **tables: object) -> Iterator[None]:
     """One transaction, with `tables` (Arrow tables) registered under their names for its

@@ -7,6 +7,7 @@ keeps global state between invocations.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -17,6 +18,13 @@ from pathlib import Path
 from meterhouse.errors import MeterhouseError
 from meterhouse.paths import project_dir
 from meterhouse.warehouse.db import DB_ENV, connect
+from meterhouse.warehouse.spark import (
+    SPARK_DIR_ENV,
+    TARGET_ENV,
+    Target,
+    export_raw_layer,
+    spark_dir,
+)
 
 CONTRACTS_ENV = "METERHOUSE_CONTRACT_SEEDS"  # dbt_project.yml's second seed path
 CONTRACTS_COPY = Path("target") / "contracts"  # relative to the project, as dbt needs it
@@ -63,12 +71,25 @@ def _header(path: Path) -> list[str]:
 
 
 def run_dbt(
-    command: str, db: Path, extra: Sequence[str] = (), contracts: Path | None = None
+    command: str,
+    db: Path,
+    extra: Sequence[str] = (),
+    contracts: Path | None = None,
+    target: Target = "duckdb",
 ) -> None:
     """`dbt <command>` on the DuckDB file `db`, with the tenant contracts in `contracts` (else
-    the shipped seeds/contracts); raises when any model or test fails."""
+    the shipped seeds/contracts); raises when any model or test fails.
+
+    With target "spark", the raw tables of `db` are exported first and the models are built
+    on Spark, beside `db` (warehouse/spark.py)."""
+    if target == "spark" and importlib.util.find_spec("pyspark") is None:
+        raise MeterhouseError(
+            "--target spark needs PySpark and dbt-spark, which this environment lacks: "
+            "pip install -c constraints.txt -e '.[spark]' (Java 17 must be on the PATH)."
+        )
     folder = project_dir()
-    env = {**os.environ, DB_ENV: str(db)}  # profiles.yml reads the file from here
+    # profiles.yml reads the file, the target and the Spark folder from here
+    env = {**os.environ, DB_ENV: str(db), TARGET_ENV: target, SPARK_DIR_ENV: str(spark_dir(db))}
     env.pop(CONTRACTS_ENV, None)
     if contracts is not None:
         check_contracts(contracts)
@@ -83,10 +104,11 @@ def run_dbt(
             else:  # an optional file left out: its header only, so the seed exists and is empty
                 (copy / f"{name}.csv").write_text(",".join(_header(shipped / f"{name}.csv")) + "\n")
         env[CONTRACTS_ENV] = str(CONTRACTS_COPY)
-    with connect(db):  # creates the raw tables the sources name, on a new or older warehouse
-        pass
+    with connect(db) as con:  # creates the raw tables the sources name, on any warehouse
+        if target == "spark":
+            export_raw_layer(con, spark_dir(db) / "raw")
     args = [_dbt_executable(), command, "--project-dir", str(folder), "--profiles-dir",
-            str(folder), *extra]  # fmt: skip
+            str(folder), "--target", target, *extra]  # fmt: skip
     sys.stdout.flush()
     done = subprocess.run(args, env=env, cwd=folder, check=False)
     if done.returncode != 0:

@@ -17,6 +17,7 @@ import polars as pl
 
 from meterhouse.documents import write_whole
 from meterhouse.errors import MeterhouseError
+from meterhouse.warehouse.db import require_built
 
 TIMESTAMP_TEXT = "%Y-%m-%dT%H:%M:%SZ"  # as in the FOCUS examples: UTC with a Z
 
@@ -42,12 +43,7 @@ def read_focus(
     con: duckdb.DuckDBPyConnection, month: date, tenants: list[str], issuer: str
 ) -> pl.DataFrame:
     """The month's FOCUS rows (of `tenants`, when given), the issuer filled in on drafts."""
-    built = con.execute(
-        "select count(*) from duckdb_tables() where schema_name = 'main' "
-        "and table_name = 'fct_focus_billing'"
-    ).fetchall()[0][0]
-    if not built:
-        raise MeterhouseError("no FOCUS mart yet: run 'meterhouse nightly' (or 'build') first.")
+    require_built(con, "FOCUS mart", "main.fct_focus_billing")
     frame = pl.from_arrow(
         con.sql(
             "select * from main.fct_focus_billing where BillingPeriodStart = $month and "

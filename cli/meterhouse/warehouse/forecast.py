@@ -20,7 +20,7 @@ from meterhouse.core.forecast import (
 )
 from meterhouse.errors import MeterhouseError
 from meterhouse.progress import Report
-from meterhouse.warehouse.db import writing
+from meterhouse.warehouse.db import require_built, writing
 
 
 @dataclass(frozen=True)
@@ -35,12 +35,7 @@ def read_series(
 ) -> Series:
     """Every tenant's (and model's) daily series through the warehouse's last day; only
     `tenants`, when given (and then no model series)."""
-    built = con.execute(
-        "select count(*) from duckdb_tables() where schema_name = 'main' "
-        "and table_name = 'fct_usage_series_daily'"
-    ).fetchall()[0][0]
-    if not built:
-        raise MeterhouseError("no usage series yet: run 'meterhouse nightly' (or 'build') first.")
+    require_built(con, "usage series", "main.fct_usage_series_daily")
     frame = pl.from_arrow(con.sql("select * from main.fct_usage_series_daily").to_arrow_table())
     assert isinstance(frame, pl.DataFrame)
     if frame.is_empty():

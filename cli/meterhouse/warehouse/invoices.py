@@ -20,7 +20,7 @@ import polars as pl
 from meterhouse.core.invoices import documents
 from meterhouse.errors import MeterhouseError
 from meterhouse.schemas.invoices import DOCUMENTS_OUT, INVOICES_IN, LINES_IN
-from meterhouse.warehouse.db import writing
+from meterhouse.warehouse.db import require_built, writing
 
 
 @dataclass(frozen=True)
@@ -51,16 +51,8 @@ def _month_rows(
 def read_month(
     con: duckdb.DuckDBPyConnection, month: date, tenants: list[str], allow_unpriced: bool
 ) -> MonthInvoices:
-    built = {
-        r[0]
-        for r in con.execute(
-            "select table_name from duckdb_tables() where schema_name in ('main', 'raw')"
-        ).fetchall()
-    }
-    if not {"fct_invoices", "fct_invoice_lines", "fct_usage_daily", "issued_invoices"} <= built:
-        raise MeterhouseError(
-            "the warehouse has no billing marts yet: run 'meterhouse nightly' (or 'build') first."
-        )
+    require_built(con, "billing marts", "main.fct_invoices", "main.fct_invoice_lines",
+                  "main.fct_usage_daily", "raw.issued_invoices")  # fmt: skip
     label = f"{month:%Y-%m}"
     usage = dict(
         con.execute(

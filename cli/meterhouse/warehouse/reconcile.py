@@ -21,6 +21,7 @@ from meterhouse.core.reconcile import Reconciliation, month_bounds, reconcile
 from meterhouse.core.vendor_bills import normalise_bill
 from meterhouse.errors import MeterhouseError
 from meterhouse.schemas.vendor_bills import BILL_ROWS, METERED_IN
+from meterhouse.warehouse.db import require_built
 
 MART = "fct_vendor_usage_daily"
 
@@ -96,12 +97,7 @@ def reconcile_bill(
 ) -> BillReconciliation:
     """Reconcile the vendor bill at `bill_path` for `month` (its first day) with our metered
     usage of `provider` (default: from the bill's ServiceProviderName)."""
-    built = con.execute(
-        "select count(*) from duckdb_tables() where schema_name = 'main' and table_name = $t",
-        {"t": MART},
-    ).fetchall()[0][0]
-    if not built:
-        raise MeterhouseError(f"no {MART} yet: run 'meterhouse nightly' (or 'build') first.")
+    require_built(con, MART, f"main.{MART}")
     bill = load_bill(bill_path)
     chosen = provider or default_provider(bill)
     start, end = month_bounds(month)

@@ -13,6 +13,7 @@ import polars as pl
 
 from meterhouse.core.costs import month_costs
 from meterhouse.errors import MeterhouseError
+from meterhouse.warehouse.db import require_built
 
 MARTS = {
     "cost": ("fct_cost_per_1m_tokens", "usage_date"),
@@ -22,12 +23,7 @@ MARTS = {
 
 def _month_rows(con: duckdb.DuckDBPyConnection, report: str, month: date) -> pl.DataFrame:
     mart, column = MARTS[report]
-    [(built,)] = con.execute(
-        "select count(*) from duckdb_tables() where schema_name = 'main' and table_name = ?",
-        [mart],
-    ).fetchall()
-    if not built:
-        raise MeterhouseError(f"no {mart} yet: run 'meterhouse nightly' (or 'build') first.")
+    require_built(con, mart, f"main.{mart}")
     frame = pl.from_arrow(
         con.sql(
             f"select * from main.{mart} where date_trunc('month', {column}) = $month",

@@ -4,16 +4,25 @@ The loader stays the one gate into the warehouse on every target: it checks, ded
 quarantines each export into the DuckDB file's raw tables with the same rules and the same
 manifest, so a re-run loads nothing twice. For the `spark` target those raw tables are then
 written as Parquet, one folder per table, and dbt-spark reads them as external tables
-(macros/spark/raw_sources.sql) to build the same models on Spark.
+(macros/spark/raw_sources.sql) to build the same models on Spark. After a build, Spark writes
+every mart as Parquet (macros/spark/publish_marts.sql), and the commands that read marts read
+those files with DuckDB.
 """
 
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Literal
 
 import duckdb
 
+from meterhouse.errors import MeterhouseError
+
+Target = Literal["duckdb", "spark"]
+TARGET_ENV = "METERHOUSE_TARGET"  # profiles.yml's target
 SPARK_DIR_ENV = "METERHOUSE_SPARK_DIR"  # profiles.yml's spark target keeps its tables here
 
 
@@ -24,7 +33,7 @@ def spark_dir(db: Path) -> Path:
 
 def export_raw_layer(con: duckdb.DuckDBPyConnection, folder: Path) -> dict[str, int]:
     """Write every raw table to `folder`/<table>/part-0.parquet, replacing what was there
-    (a table at a time: written aside, then swapped in). Returns rows written per table."""
+    (a table at a time: written aside, then swapped in). Returns the rows written per table."""
     folder.mkdir(parents=True, exist_ok=True)
     tables = [
         name
@@ -38,11 +47,40 @@ def export_raw_layer(con: duckdb.DuckDBPyConnection, folder: Path) -> dict[str, 
         staged = folder / f".{name}.staged"
         shutil.rmtree(staged, ignore_errors=True)
         staged.mkdir()
-        target = staged / "part-0.parquet"
-        con.execute(f"copy raw.{name} to '{target}' (format parquet, compression zstd)")
+        con.execute(
+            f"copy raw.{name} to '{staged / 'part-0.parquet'}' (format parquet, compression zstd)"
+        )
         final = folder / name
         shutil.rmtree(final, ignore_errors=True)
         staged.rename(final)
         [(rows,)] = con.sql(f"select count(*) from raw.{name}").fetchall()
         written[name] = int(rows)
     return written
+
+
+@contextmanager
+def spark_marts(db: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only DuckDB session over the Spark build of `db`: `raw.<table>` over the raw
+    layer Spark read, `main.<mart>` over the marts Spark published, so the commands that read
+    the warehouse read the Spark build unchanged."""
+    folder = spark_dir(db)
+    marts = folder / "marts"
+    if not marts.is_dir():
+        raise MeterhouseError(
+            f"no Spark build of {db} (looked for {marts}): run 'meterhouse build --target spark' "
+            "first."
+        )
+    con = duckdb.connect()
+    try:
+        con.execute("set TimeZone = 'UTC'; create schema raw")
+        for schema, tables in (("raw", folder / "raw"), ("main", marts)):
+            for table in sorted(p for p in tables.iterdir() if p.is_dir()):
+                if table.name.startswith(".") or not any(table.glob("*.parquet")):
+                    continue
+                con.execute(
+                    f"create view {schema}.{table.name} as "
+                    f"select * from read_parquet('{table}/*.parquet')"
+                )
+        yield con
+    finally:
+        con.close()

@@ -51,8 +51,8 @@ def summarize(con: duckdb.DuckDBPyConnection) -> Summary:
         "select rules_broken, count(*) from raw.quarantined_events group by all order by 2 desc"
     ).fetchall()
     tables = con.execute(
-        "select schema_name, table_name from duckdb_tables() "
-        "where schema_name <> 'raw' and not temporary order by all"
+        "select table_schema, table_name from information_schema.tables "
+        "where table_schema <> 'raw' order by all"
     ).fetchall()
     relations = [  # the marts users query; seeds and intermediates stay out of the summary
         (schema, table, con.execute(f'select count(*) from "{schema}"."{table}"').fetchall()[0][0])
