@@ -15,7 +15,7 @@
 {%- endmacro %}
 
 {% macro default__prorate(amount, part, whole) -%}
-    (cast((cast(cast({{ amount }} as decimal(38, 12)) * 1000000000000 as hugeint) * {{ part }}) // {{ whole }} as decimal(38, 0)) * cast(0.000000000001 as decimal(13, 12)))
+    (cast((cast(cast({{ amount }} as decimal(38, 12)) * 1000000000000 as hugeint) * ({{ part }})) // ({{ whole }}) as decimal(38, 0)) * cast(0.000000000001 as decimal(13, 12)))
 {%- endmacro %}
 
 {#- Spark has no 128-bit integer: the amount is split into whole units and 1e-12 parts so that
