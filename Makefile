@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 DB     ?= meterhouse.duckdb
 SAMPLE ?= sample
 
-.PHONY: demo test check lint typecheck bench lock clean
+.PHONY: demo test test-spark check lint typecheck bench bench-spark lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,11 @@ $(VENV)/.runtime: $(BIN)/python pyproject.toml constraints.txt
 
 $(VENV)/.dev: $(VENV)/.runtime
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $@
+
+# the spark target: PySpark and dbt-spark (PySpark runs on the machine's Java 17)
+$(VENV)/.spark: $(VENV)/.dev
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev,spark]'
 	touch $@
 
 CATALOG ?= ../shared/data/litellm/model_prices_and_context_window.json
@@ -52,20 +57,31 @@ lint: $(VENV)/.dev
 typecheck: $(VENV)/.dev
 	$(BIN)/mypy
 
-## test: checks, then every test (pytest's exit 5, "no tests ran", is a failure too)
-test: check
+## test: checks, then every test, the DuckDB = Spark comparison of test-spark included
+## (pytest's exit 5, "no tests ran", is a failure too)
+test: check $(VENV)/.spark
 	$(BIN)/python -m pytest; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
+
+## test-spark: build the project on DuckDB and on Spark from one data set and compare every
+## mart row by row (tests/spark; about 6 minutes)
+test-spark: $(VENV)/.spark
+	$(BIN)/python -m pytest -m spark; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 
 ## bench: the ingest benchmark (10M events; minutes, several GB of disk in bench/out)
 bench: $(VENV)/.runtime
 	$(BIN)/python bench/ingest.py
 
+## bench-spark: DuckDB and local Spark builds of the same 10M events (tens of minutes)
+bench-spark: $(VENV)/.spark
+	$(BIN)/python bench/spark.py
+
 ## lock: re-resolve the newest versions allowed by pyproject.toml into constraints.txt
 lock:
 	rm -rf /tmp/meterhouse-lock && $(PYTHON) -m venv /tmp/meterhouse-lock
 	/tmp/meterhouse-lock/bin/pip install --quiet --upgrade pip
-	/tmp/meterhouse-lock/bin/pip install --quiet -e '.[dev]'
+	/tmp/meterhouse-lock/bin/pip install --quiet -e '.[dev,spark]'
 	{ echo "# Lock: exact versions tested together (regenerate with 'make lock')."; \
 	  /tmp/meterhouse-lock/bin/pip freeze --exclude-editable; } > constraints.txt
 
