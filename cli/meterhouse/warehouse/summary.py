@@ -48,7 +48,7 @@ def summarize(con: duckdb.DuckDBPyConnection) -> Summary:
         "min(usage_date), max(usage_date) from raw.usage_events"
     ).fetchall()
     by_rule = con.execute(
-        "select rules_broken, count(*) from raw.quarantined_events group by all order by 2 desc"
+        "select rules_broken, count(*) from raw.quarantined_events group by all order by 2 desc, 1"
     ).fetchall()
     tables = con.execute(
         "select table_schema, table_name from information_schema.tables "
