@@ -31,9 +31,9 @@ def spark_dir(db: Path) -> Path:
     return db.with_name(f"{db.stem}.spark")
 
 
-def export_raw_layer(con: duckdb.DuckDBPyConnection, folder: Path) -> dict[str, int]:
+def export_raw_layer(con: duckdb.DuckDBPyConnection, folder: Path) -> None:
     """Write every raw table to `folder`/<table>/part-0.parquet, replacing what was there
-    (a table at a time: written aside, then swapped in). Returns the rows written per table."""
+    (a table at a time: written aside, then swapped in)."""
     folder.mkdir(parents=True, exist_ok=True)
     tables = [
         name
@@ -42,7 +42,6 @@ def export_raw_layer(con: duckdb.DuckDBPyConnection, folder: Path) -> dict[str, 
             "where table_schema = 'raw' order by table_name"
         ).fetchall()
     ]
-    written: dict[str, int] = {}
     for name in tables:
         staged = folder / f".{name}.staged"
         shutil.rmtree(staged, ignore_errors=True)
@@ -53,9 +52,6 @@ def export_raw_layer(con: duckdb.DuckDBPyConnection, folder: Path) -> dict[str, 
         final = folder / name
         shutil.rmtree(final, ignore_errors=True)
         staged.rename(final)
-        [(rows,)] = con.sql(f"select count(*) from raw.{name}").fetchall()
-        written[name] = int(rows)
-    return written
 
 
 @contextmanager
