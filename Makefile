@@ -86,4 +86,4 @@ lock:
 	  /tmp/meterhouse-lock/bin/pip freeze --exclude-editable; } > constraints.txt
 
 clean:
-	rm -rf $(VENV) target logs $(SAMPLE) $(DB) $(DB:.duckdb=.spark) bench/out
+	rm -rf $(VENV) target logs $(SAMPLE) $(DB) $(DB:.duckdb=.spark) $(DB:.duckdb=.dbt) bench/out

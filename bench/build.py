@@ -22,6 +22,8 @@ import sys
 import time
 from pathlib import Path
 
+from meterhouse.warehouse.dbt import dbt_dir
+
 OUT = Path(__file__).resolve().parent / "out"
 CATALOG = (
     Path(__file__).resolve().parents[2] / "shared/data/litellm/model_prices_and_context_window.json"
@@ -55,6 +57,8 @@ group by all
 COPY_RAW = """
 import sys
 from pathlib import Path
+
+from meterhouse.warehouse.dbt import dbt_dir
 from meterhouse.warehouse.db import connect
 with connect(Path(sys.argv[1])) as con:  # creates the raw tables when no import did
     con.execute(f"attach '{sys.argv[2]}' as src (read_only)")
@@ -90,7 +94,7 @@ def main() -> None:
                        stdout=subprocess.DEVNULL)  # fmt: skip
     subprocess.run([sys.executable, "-c", COPY_RAW, str(db), str(source)], check=True)
     b = timed([meterhouse, "build", "--db", str(db)])
-    results = Path(__file__).resolve().parents[1] / "target" / "run_results.json"
+    results = dbt_dir(db) / "target" / "run_results.json"
     nodes = {r["unique_id"].split(".")[-1]: r["execution_time"]
              for r in json.loads(results.read_text())["results"]}  # fmt: skip
     rating = nodes["int_usage_priced_daily"] + nodes["fct_usage_daily"]

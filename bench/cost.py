@@ -29,6 +29,7 @@ import duckdb
 from meterhouse.paths import shared_data_dir
 from meterhouse.sample import generate_sample
 from meterhouse.sample.vendor_bill import write_vendor_bill
+from meterhouse.warehouse.dbt import dbt_dir
 from meterhouse.warehouse.reconcile import reconcile_bill
 
 OUT = Path(__file__).resolve().parent / "out"
@@ -133,7 +134,7 @@ def main() -> None:
     run(meterhouse, "build", "--db", str(DB), "--contracts", str(DATA / "contracts"),
         "--select", models)  # fmt: skip
     b_wall = time.perf_counter() - begin
-    results = Path(__file__).resolve().parents[1] / "target" / "run_results.json"
+    results = dbt_dir(DB) / "target" / "run_results.json"
     nodes = {r["unique_id"].split(".")[-1]: r["execution_time"]
              for r in json.loads(results.read_text())["results"]}  # fmt: skip
     b_models = sum(nodes[m] for m in models.split())

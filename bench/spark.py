@@ -25,8 +25,8 @@ from pathlib import Path
 import duckdb
 
 from cost import DATA, DB, prepare
+from meterhouse.warehouse.dbt import dbt_dir
 
-PROJECT = Path(__file__).resolve().parents[1]
 FLOOR = """
 select e.tenant_id, e.usage_date, e.model, count(*), sum(e.input_tokens), sum(e.output_tokens),
        sum(e.input_tokens * p.usd_per_1m_tokens) / 1000000
@@ -46,7 +46,7 @@ def build(meterhouse: str, target: str) -> tuple[float, float]:
             "--full-refresh", "--target", target]  # fmt: skip
     subprocess.run(args, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wall = time.perf_counter() - begin
-    results = json.loads((PROJECT / "target" / "run_results.json").read_text())["results"]
+    results = json.loads((dbt_dir(DB) / "target" / "run_results.json").read_text())["results"]
     models = sum(r["execution_time"] for r in results if r["unique_id"].startswith("model."))
     return wall, models
 

@@ -3,6 +3,11 @@
 dbt runs in a child process: dbt-duckdb keeps its DuckDB connection open for the life of the
 process, which would lock the warehouse against the next step of the same command, and dbt
 keeps global state between invocations.
+
+Each warehouse has its own dbt folder beside it (`<warehouse stem>.dbt/`, docs/decisions/0012):
+a project folder of links to the checkout's project files plus that warehouse's contracts
+copy, and dbt's target (manifest, partial parse, run results) and logs. A run writes nothing
+in the checkout, so two builds of two warehouses never share a file.
 """
 
 from __future__ import annotations
@@ -27,7 +32,10 @@ from meterhouse.warehouse.spark import (
 )
 
 CONTRACTS_ENV = "METERHOUSE_CONTRACT_SEEDS"  # dbt_project.yml's second seed path
-CONTRACTS_COPY = Path("target") / "contracts"  # relative to the project, as dbt needs it
+# relative to the dbt folder's project, as dbt needs it (dbt_project.yml says why)
+CONTRACTS_COPY = "contracts"
+# What the dbt folder's project links to in the checkout: everything dbt reads.
+PROJECT_PARTS = ("dbt_project.yml", "models", "macros", "seeds", "analyses", "tests")
 CONTRACT_FILES = ("tenant_contracts", "contract_volume_tiers", "credit_grants")
 # Optional in an operator's folder: without it the fleet is empty (no GPU hours can be priced).
 OPTIONAL_FILES = ("gpu_inventory",)
@@ -70,6 +78,47 @@ def _header(path: Path) -> list[str]:
         return [c.strip() for c in handle.readline().strip().split(",")]
 
 
+def dbt_dir(db: Path) -> Path:
+    """The dbt folder of the warehouse file `db`: beside it, named after it."""
+    return db.with_name(f"{db.stem}.dbt")
+
+
+def _prepare_project(db: Path, contracts: Path | None) -> Path:
+    """The dbt folder's project: links to the checkout's project files (made or repaired on
+    every run, so a moved checkout is followed) and the contracts copy. Returns its folder."""
+    source = project_dir()
+    folder = dbt_dir(db) / "project"
+    if "'" in str(folder):
+        raise MeterhouseError(
+            f"{db}: the warehouse's folder name holds a single quote, which dbt-duckdb cannot load "
+            "seeds from. Move the warehouse file to a folder without quotes."
+        )
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in PROJECT_PARTS:
+        link = folder / name
+        if link.is_symlink() and link.readlink() == source / name:
+            continue
+        if link.is_symlink() or link.exists():
+            link.unlink()
+        link.symlink_to(source / name)
+    copy = folder / CONTRACTS_COPY
+    shutil.rmtree(copy, ignore_errors=True)
+    if contracts is not None:
+        staged = folder / f".{CONTRACTS_COPY}.staged"
+        shutil.rmtree(staged, ignore_errors=True)
+        staged.mkdir()
+        shipped = source / "seeds" / "contracts"
+        for name in CONTRACT_FILES + OPTIONAL_FILES:
+            given = contracts / f"{name}.csv"
+            if given.is_file():
+                shutil.copyfile(given, staged / f"{name}.csv")
+            else:  # an optional file left out: its header only, so the seed exists and is empty
+                header = ",".join(_header(shipped / f"{name}.csv"))
+                (staged / f"{name}.csv").write_text(header + "\n")
+        staged.rename(copy)
+    return folder
+
+
 def run_dbt(
     command: str,
     db: Path,
@@ -80,35 +129,29 @@ def run_dbt(
     """`dbt <command>` on the DuckDB file `db`, with the tenant contracts in `contracts` (else
     the shipped seeds/contracts); raises when any model or test fails.
 
-    With target "spark", the raw tables of `db` are exported first and the models are built
-    on Spark, beside `db` (warehouse/spark.py)."""
+    dbt runs in the warehouse's own dbt folder (dbt_dir). With target "spark", the raw tables
+    of `db` are exported first and the models are built on Spark, beside `db`
+    (warehouse/spark.py)."""
     if target == "spark" and importlib.util.find_spec("pyspark") is None:
         raise MeterhouseError(
             "--target spark needs PySpark and dbt-spark, which this environment lacks: "
             "pip install -c constraints.txt -e '.[spark]' (Java 17 must be on the PATH)."
         )
-    folder = project_dir()
+    if contracts is not None:
+        check_contracts(contracts)
     # profiles.yml reads the file, the target and the Spark folder from here
     env = {**os.environ, DB_ENV: str(db), TARGET_ENV: target, SPARK_DIR_ENV: str(spark_dir(db))}
     env.pop(CONTRACTS_ENV, None)
+    folder = _prepare_project(db, contracts)
     if contracts is not None:
-        check_contracts(contracts)
-        copy = folder / CONTRACTS_COPY
-        shutil.rmtree(copy, ignore_errors=True)
-        copy.mkdir(parents=True)
-        shipped = folder / "seeds" / "contracts"
-        for name in CONTRACT_FILES + OPTIONAL_FILES:
-            given = contracts / f"{name}.csv"
-            if given.is_file():
-                shutil.copyfile(given, copy / f"{name}.csv")
-            else:  # an optional file left out: its header only, so the seed exists and is empty
-                (copy / f"{name}.csv").write_text(",".join(_header(shipped / f"{name}.csv")) + "\n")
-        env[CONTRACTS_ENV] = str(CONTRACTS_COPY)
+        env[CONTRACTS_ENV] = CONTRACTS_COPY
     with connect(db) as con:  # creates the raw tables the sources name, on any warehouse
         if target == "spark":
             export_raw_layer(con, spark_dir(db) / "raw")
+    own = dbt_dir(db)
     args = [_dbt_executable(), command, "--project-dir", str(folder), "--profiles-dir",
-            str(folder), "--target", target, *extra]  # fmt: skip
+            str(project_dir()), "--target", target, "--target-path", str(own / "target"),
+            "--log-path", str(own / "logs"), *extra]  # fmt: skip
     sys.stdout.flush()
     done = subprocess.run(args, env=env, cwd=folder, check=False)
     if done.returncode != 0:
