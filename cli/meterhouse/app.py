@@ -11,11 +11,12 @@ from typing import Annotated, cast, get_args
 
 import duckdb
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from meterhouse.core.text import csv_safe
 from meterhouse.errors import MeterhouseError
 from meterhouse.progress import progress
+from meterhouse.terminal import SafeConsole, error_text
 from meterhouse.warehouse.db import DB_ENV, connect, resolve_db
 from meterhouse.warehouse.ingest import IngestResult, ingest
 from meterhouse.warehouse.spark import (
@@ -32,8 +33,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+out = SafeConsole(soft_wrap=True)
+err = SafeConsole(stderr=True, soft_wrap=True)
 
 DbOption = Annotated[
     Path | None,
@@ -92,7 +93,7 @@ def user_errors() -> Iterator[None]:
     try:
         yield
     except MeterhouseError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err.print(error_text(str(exc)), soft_wrap=True)
         raise typer.Exit(1) from None
     except KeyboardInterrupt:
         err.print("interrupted: nothing of the unfinished step was kept.")
@@ -297,7 +298,8 @@ def invoice(
     """
     if ctx.invoked_subcommand is not None:
         return
-    from meterhouse.documents import FORMATS, render_invoices, write_files
+    from meterhouse.documents import FORMATS, render_invoices
+    from meterhouse.files import write_files
     from meterhouse.warehouse.invoices import read_month
 
     with user_errors():
@@ -359,14 +361,14 @@ def invoice_explain(
 ) -> None:
     """List the requests behind a usage line (or a correction of one), with their tokens of
     the line's class; their sum is the line's quantity. Exit 1 if it is not."""
-    from meterhouse.documents import write_whole
+    from meterhouse.files import write_whole
     from meterhouse.warehouse.invoices import explain_line
 
     with user_errors():
         with connect(resolve_db(db), read_only=True) as con:
             found = explain_line(con, invoice_id, line)
         if out_file is not None:
-            write_whole(out_file, found.requests.write_csv().encode())
+            write_whole(out_file, csv_safe(found.requests).write_csv().encode())
     row, requests = found.line, found.requests
     traced = int(requests["quantity_tokens"].sum())
     price = Decimal(str(row["unit_price_per_1m_tokens"])).normalize()
@@ -383,8 +385,12 @@ def invoice_explain(
               + (f" All requests written to {out_file}." if out_file else ""),
               highlight=False)  # fmt: skip
     if traced != row["quantity_tokens"]:
-        err.print("[bold red]error:[/] the requests do not add up to the line: it was changed "
-                  "by a contract edit, not only by requests (docs/invoice-schema.md).")  # fmt: skip
+        err.print(
+            error_text(
+                "the requests do not add up to the line: it was changed by a "
+                "contract edit, not only by requests (docs/invoice-schema.md)."
+            )
+        )
         raise typer.Exit(1)
 
 
@@ -421,7 +427,7 @@ def _forecast(
     path: Path, tenants: list[str], horizon: int, out_dir: Path | None, target: Target
 ) -> None:
     from meterhouse.core.forecast import forecast_summary
-    from meterhouse.documents import write_files
+    from meterhouse.files import write_files
     from meterhouse.warehouse.forecast import (
         make_forecasts,
         read_series,
@@ -442,7 +448,7 @@ def _forecast(
         run_dbt("run", path, ["--select", "fct_usage_forecast fct_spend_projection"], None, target)
     if out_dir is not None:
         with progress("charts") as report:
-            write_files(out_dir, {"forecast.csv": rows.write_csv().encode(),
+            write_files(out_dir, {"forecast.csv": csv_safe(rows).write_csv().encode(),
                                   **tenant_charts(series, rows, report)})  # fmt: skip
     summary, methods = forecast_summary(rows)
     title = f"token forecasts from {series.through:%Y-%m-%d} (fct_usage_forecast)"
@@ -552,7 +558,7 @@ def reconcile_command(
     informational, 1 when not (or on an error)."""
     from meterhouse.core.money import money_as_text
     from meterhouse.core.vendor_bills import parse_month, parse_tolerance
-    from meterhouse.documents import write_whole
+    from meterhouse.files import write_whole
     from meterhouse.warehouse.reconcile import reconcile_bill
 
     with user_errors():
@@ -566,7 +572,7 @@ def reconcile_command(
             text = (
                 money_as_text(variances).write_json()
                 if out_file.suffix.lower() == ".json"
-                else variances.write_csv(datetime_format="%Y-%m-%dT%H:%M:%SZ")
+                else csv_safe(variances).write_csv(datetime_format="%Y-%m-%dT%H:%M:%SZ")
             )
             write_whole(out_file, text.encode())
     table = Table("class", "rows", "metered USD", "billed USD", "difference USD", "gates",
@@ -773,7 +779,7 @@ def _report(
     target: str,
 ) -> None:
     from meterhouse.core.money import money_as_text
-    from meterhouse.documents import write_whole
+    from meterhouse.files import write_whole
     from meterhouse.warehouse.reports import month_cost, month_margin
 
     with user_errors():
@@ -783,7 +789,7 @@ def _report(
         with _marts(resolve_db(db), _target(target)) as con:
             rows = (month_cost if kind == "cost" else month_margin)(con, when.date())
         if out_file is not None:
-            write_whole(out_file, rows.write_csv().encode())
+            write_whole(out_file, csv_safe(rows).write_csv().encode())
     if fmt == "json":
         typer.echo(money_as_text(rows).write_json())
         return

@@ -9,6 +9,8 @@ from datetime import date, timedelta
 import numpy as np
 import polars as pl
 
+from meterhouse.terminal import printable_line
+
 WIDTH_PX, HEIGHT_PX, DPI = 1000, 400, 100
 
 
@@ -34,7 +36,8 @@ def forecast_png(tenant: str, history: np.ndarray, through: date, rows: pl.DataF
         axes.plot(days, shown, color="black", linewidth=1, label="history")
         axes.plot(dates, ahead["predicted_tokens"], color="tab:blue", linewidth=1.5,
                   label=f"forecast ({ahead['method'][0]})")  # fmt: skip
-        axes.set_title(f"{tenant}: tokens per day (UTC)")
+        # the id is data: no mathtext ($...$), control characters shown as escapes
+        axes.set_title(f"{printable_line(tenant)}: tokens per day (UTC)", parse_math=False)
         axes.set_ylim(bottom=0)
         axes.legend(loc="upper left", fontsize=8)
         figure.autofmt_xdate()

@@ -7,8 +7,9 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from meterhouse.terminal import SafeConsole, printable_line
 
 # step description, steps done, steps in all (0 when unknown)
 Report = Callable[[str, int, int], None]
@@ -17,11 +18,11 @@ Report = Callable[[str, int, int], None]
 @contextmanager
 def progress(title: str) -> Iterator[Report]:
     """Yields a callback that shows how far `title` has got; everything goes to stderr."""
-    console = Console(stderr=True)
+    console = SafeConsole(stderr=True)
     start = time.monotonic()
     if console.is_terminal:
         columns = (
-            TextColumn("{task.description}"),
+            TextColumn("{task.description}", markup=False),
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
@@ -30,7 +31,7 @@ def progress(title: str) -> Iterator[Report]:
             task = bar.add_task(title, total=None)
 
             def live(step: str, done: int, total: int) -> None:
-                bar.update(task, description=f"{title}: {step}", completed=done,
+                bar.update(task, description=printable_line(f"{title}: {step}"), completed=done,
                            total=total or None)  # fmt: skip
 
             yield live
@@ -38,7 +39,8 @@ def progress(title: str) -> Iterator[Report]:
 
     def plain(step: str, done: int, total: int) -> None:
         count = f" [{done}/{total}]" if total else ""
-        print(f"[{time.monotonic() - start:7.1f}s] {title}{count}: {step}", file=sys.stderr,
+        line = printable_line(f"{title}{count}: {step}")
+        print(f"[{time.monotonic() - start:7.1f}s] {line}", file=sys.stderr,
               flush=True)  # fmt: skip
 
     yield plain

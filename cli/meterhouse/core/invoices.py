@@ -12,7 +12,7 @@ from datetime import datetime
 
 import polars as pl
 
-from meterhouse.core.text import format_text
+from meterhouse.core.text import format_text, spreadsheet_safe
 from meterhouse.schemas.invoices import MONEY
 
 KEY = ["invoice_id", "tenant_id", "invoice_month"]
@@ -122,8 +122,9 @@ def csv_lines(lines: pl.LazyFrame) -> pl.LazyFrame:
 
 def csv_field(column: str) -> pl.Expr:
     """A value as an RFC 4180 CSV field: null is empty; text holding a comma, quote or line
-    break is quoted, with its quotes doubled."""
-    text = pl.col(column).cast(pl.String)
+    break is quoted, with its quotes doubled; text a spreadsheet would run as a formula starts
+    with `'` (core/text.py)."""
+    text = spreadsheet_safe(pl.col(column).cast(pl.String))
     quoted = format_text('"{}"', text.str.replace_all('"', '""', literal=True))
     return pl.when(text.str.contains(r'[",\r\n]')).then(quoted).otherwise(text).fill_null("")
 

@@ -15,8 +15,9 @@ import duckdb
 import pandera.polars as pa
 import polars as pl
 
-from meterhouse.documents import write_whole
+from meterhouse.core.text import csv_safe
 from meterhouse.errors import MeterhouseError
+from meterhouse.files import write_whole
 from meterhouse.warehouse.db import require_built
 
 TIMESTAMP_TEXT = "%Y-%m-%dT%H:%M:%SZ"  # as in the FOCUS examples: UTC with a Z
@@ -73,4 +74,4 @@ def write_focus(frame: pl.DataFrame, out: Path) -> None:
         frame.write_parquet(buffer)
         write_whole(out, buffer.getvalue())
     else:
-        write_whole(out, frame.write_csv(datetime_format=TIMESTAMP_TEXT).encode())
+        write_whole(out, csv_safe(frame).write_csv(datetime_format=TIMESTAMP_TEXT).encode())

@@ -122,8 +122,10 @@ def backtest_table(series: Series, horizons: tuple[int, ...], origins: int) -> p
 
 
 def tenant_charts(series: Series, rows: pl.DataFrame, report: Report) -> dict[str, bytes]:
-    """<tenant>.png per forecast tenant: history, forecast and intervals."""
+    """<tenant>.png per forecast tenant (named by files.safe_name): history, forecast and
+    intervals."""
     from meterhouse.charts import forecast_png
+    from meterhouse.files import safe_name
 
     totals = rows.filter(
         (pl.col("series_type") == "tenant") & (pl.col("token_direction") == "total")
@@ -132,7 +134,9 @@ def tenant_charts(series: Series, rows: pl.DataFrame, report: Report) -> dict[st
     charts = {}
     for done, ((tenant,), ahead) in enumerate(totals.items(), start=1):
         tokens = history[f"tenant{KEY_SEPARATOR}{tenant}"]
-        charts[f"{tenant}.png"] = forecast_png(str(tenant), tokens, series.through, ahead)
+        charts[f"{safe_name(str(tenant))}.png"] = forecast_png(
+            str(tenant), tokens, series.through, ahead
+        )
         if done == len(totals) or done % max(1, len(totals) // 20) == 0:
             report("draw", done, len(totals))
     return charts
