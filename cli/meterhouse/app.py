@@ -16,8 +16,8 @@ from rich.table import Table
 from meterhouse.core.text import csv_safe
 from meterhouse.errors import MeterhouseError
 from meterhouse.progress import progress
-from meterhouse.terminal import SafeConsole, error_text
-from meterhouse.warehouse.db import DB_ENV, connect, resolve_db
+from meterhouse.terminal import SafeConsole, error_text, printable_line
+from meterhouse.warehouse.db import DB_ENV, connect, describe_duckdb_error, resolve_db
 from meterhouse.warehouse.ingest import IngestResult, ingest
 from meterhouse.warehouse.spark import (
     TARGET_ENV,
@@ -87,16 +87,42 @@ def _marts(db: Path, target: Target) -> Iterator[duckdb.DuckDBPyConnection]:
             yield con
 
 
+# What the command under way has committed so far, for the message if it is interrupted.
+_kept: list[str] = []
+
+
+def kept(what: str) -> None:
+    """Record that `what` is committed, so an interruption after it says so."""
+    _kept.append(what)
+
+
 @contextmanager
 def user_errors() -> Iterator[None]:
-    """Errors a user can fix: one message on stderr, exit code 1, no traceback."""
+    """Errors a user can fix: one message on stderr, exit code 2, no traceback. So are a full
+    disk, a file that cannot be written and a damaged warehouse, wherever they happen."""
+    _kept.clear()
     try:
         yield
     except MeterhouseError as exc:
         err.print(error_text(str(exc)), soft_wrap=True)
-        raise typer.Exit(1) from None
+        raise typer.Exit(2) from None
+    except OSError as exc:
+        where = f" ({exc.filename})" if exc.filename else ""
+        err.print(error_text(f"{exc.strerror or exc}{where}. Fix it and run this again."))
+        raise typer.Exit(2) from None
+    except duckdb.Error as exc:
+        message = describe_duckdb_error(None, exc)
+        if message is None:
+            raise
+        err.print(error_text(message))
+        raise typer.Exit(2) from None
     except KeyboardInterrupt:
-        err.print("interrupted: nothing of the unfinished step was kept.")
+        done = "; ".join(_kept)
+        err.print(
+            f"interrupted: {done}; the step under way was rolled back."
+            if done
+            else "interrupted: nothing of the unfinished step was kept."
+        )
         raise typer.Exit(130) from None
 
 
@@ -312,7 +338,8 @@ def invoice(
             found = read_month(con, when.date(), tenant or [], allow_unpriced)
         with progress("invoices") as report:
             files = write_files(out_dir, render_invoices(found, chosen, issuer, report))
-    out.print(f"wrote {len(files):,} files for {when:%Y-%m} under {out_dir}", highlight=False)
+        out.print(f"wrote {len(files):,} files for {when:%Y-%m} under {out_dir}", highlight=False)
+        _refused(found.refused, f"no invoice written for {when:%Y-%m}")
 
 
 @invoice_app.command("issue")
@@ -339,14 +366,31 @@ def invoice_issue(
             names = ", ".join(done.already[:5]) + (", ..." if len(done.already) > 5 else "")
             out.print(f"{len(done.already):,} invoice(s) of {when:%Y-%m} were issued before and "
                       f"stay as they are ({names}).", highlight=False)  # fmt: skip
-        if not done.issued:
+        if done.issued:
+            kept(f"{len(done.issued):,} invoice(s) of {when:%Y-%m} were issued and are kept "
+                 f"(run 'meterhouse invoice issue --month {when:%Y-%m}' again to refresh the "
+                 "billing marts)")  # fmt: skip
+            out.print(f"issued {len(done.issued):,} invoice(s) for {when:%Y-%m}; refreshing the "
+                      "billing marts", highlight=False)  # fmt: skip
+        elif done.marts_behind:
+            out.print("the billing marts still showed issued invoices as drafts (an earlier issue "
+                      "was interrupted): refreshing them")  # fmt: skip
+        elif not done.refused:
             out.print("nothing to issue.")
-            return
-        out.print(f"issued {len(done.issued):,} invoice(s) for {when:%Y-%m}; refreshing the "
-                  "billing marts", highlight=False)  # fmt: skip
-        run_dbt("build", path, ["--select", "source:meterhouse.issued_invoices+",
-                                "source:meterhouse.issued_invoice_lines+",
-                                "--exclude", "test_type:unit"])  # fmt: skip
+        if done.issued or done.marts_behind:
+            run_dbt("build", path, ["--select", "source:meterhouse.issued_invoices+",
+                                    "source:meterhouse.issued_invoice_lines+",
+                                    "--exclude", "test_type:unit"])  # fmt: skip
+        _refused(done.refused, f"not issued for {when:%Y-%m}")
+
+
+def _refused(refused: dict[str, str], what: str) -> None:
+    """Name each tenant that was refused and why, then exit 1: the others were done."""
+    for tenant, why in sorted(refused.items()):
+        err.print(f"refused {printable_line(tenant)}: {what}: {why}")
+    if refused:
+        err.print(f"{len(refused):,} tenant(s) refused; the others were done.")
+        raise typer.Exit(1)
 
 
 @invoice_app.command("explain")

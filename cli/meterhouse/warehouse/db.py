@@ -8,6 +8,7 @@ can act on.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
@@ -16,6 +17,7 @@ from pathlib import Path
 import duckdb
 
 from meterhouse.errors import MeterhouseError
+from meterhouse.warehouse.lock import warehouse_lock
 
 DEFAULT_DB = "meterhouse.duckdb"
 DB_ENV = "METERHOUSE_DB"
@@ -26,8 +28,39 @@ def resolve_db(db: Path | None) -> Path:
     return (db or Path(os.environ.get(DB_ENV) or DEFAULT_DB)).resolve()
 
 
+# DuckDB's words when another process holds the file (and only then).
+_LOCKED = ("could not set lock on file", "conflicting lock is held")
+# DuckDB's words for a damaged file, at open or at any later read.
+DAMAGED = ("checksum", "corrupt database", "invalid block", "failed to read")
+
+
+def describe_duckdb_error(db: Path | None, exc: Exception) -> str | None:
+    """A one-line message for a DuckDB error a user can act on (the file in use by another
+    process, damaged, or the disk full), or None for anything else (a bug)."""
+    text, name = str(exc), f"the warehouse {db}" if db else "a warehouse file"
+    lower = text.lower()
+    if any(words in lower for words in _LOCKED):
+        pid = re.search(r"\(PID \d+\)", text)
+        holder = f"{pid.group()} " if pid else ""
+        return (
+            f"{name} is in use by another process {holder}(not a meterhouse "
+            "command: they wait for each other). Stop it or wait for it, then run this again."
+        )
+    if any(words in lower for words in DAMAGED):
+        first = text.splitlines()[0] if text else type(exc).__name__
+        return (
+            f"{name} is damaged ({first}). Restore it from a backup (or rebuild it "
+            "by loading the exports again into a new file); nothing more was written to it."
+        )
+    if "no space left" in lower:
+        return f"no space left on the device of {name}: free some space, then run this again."
+    return None
+
+
 @contextmanager
 def connect(db: Path, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The warehouse, holding its lock (warehouse/lock.py): shared to read, exclusive to
+    write. Writing creates the raw tables the loader owns."""
     if read_only and not db.exists():
         raise MeterhouseError(
             f"no warehouse at {db}: run 'meterhouse ingest' or 'meterhouse nightly' first, "
@@ -35,28 +68,28 @@ def connect(db: Path, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyCon
         )
     if not db.parent.is_dir():
         raise MeterhouseError(f"cannot create the warehouse {db}: folder {db.parent} missing.")
-    try:
-        con = duckdb.connect(str(db), read_only=read_only)
-    except duckdb.IOException as exc:
-        if "lock" in str(exc).lower():
-            raise MeterhouseError(
-                f"the warehouse {db} is in use by another process (a running load or dbt "
-                "build?). Wait for it to finish, then run this again."
-            ) from exc
-        raise MeterhouseError(f"cannot open the warehouse {db}: {exc}") from exc
-    except duckdb.Error as exc:
-        raise MeterhouseError(
-            f"{db} is not a DuckDB warehouse this version can open ({exc})."
-        ) from exc
-    try:
-        con.execute("set TimeZone = 'UTC'")
-        if not read_only:
-            con.execute(
-                resources.files("meterhouse.warehouse").joinpath("raw_tables.sql").read_text()
-            )
-        yield con
-    finally:
-        con.close()
+    with warehouse_lock(db, exclusive=not read_only):
+        try:
+            con = duckdb.connect(str(db), read_only=read_only)
+        except duckdb.Error as exc:
+            message = describe_duckdb_error(db, exc)
+            if message is None:
+                message = f"{db} is not a DuckDB warehouse this version can open ({exc})."
+            raise MeterhouseError(message) from exc
+        try:
+            con.execute("set TimeZone = 'UTC'")
+            if not read_only:
+                con.execute(
+                    resources.files("meterhouse.warehouse").joinpath("raw_tables.sql").read_text()
+                )
+            yield con
+        except duckdb.Error as exc:
+            message = describe_duckdb_error(db, exc)
+            if message is None:
+                raise
+            raise MeterhouseError(message) from exc
+        finally:
+            con.close()
 
 
 def require_built(con: duckdb.DuckDBPyConnection, what: str, *relations: str) -> None:

@@ -12,17 +12,22 @@ in the checkout, so two builds of two warehouses never share a file.
 
 from __future__ import annotations
 
+import ctypes
 import importlib.util
+import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from meterhouse.errors import MeterhouseError
 from meterhouse.paths import project_dir
 from meterhouse.warehouse.db import DB_ENV, connect
+from meterhouse.warehouse.lock import dbt_dir, warehouse_lock
 from meterhouse.warehouse.spark import (
     SPARK_DIR_ENV,
     TARGET_ENV,
@@ -39,6 +44,7 @@ PROJECT_PARTS = ("dbt_project.yml", "models", "macros", "seeds", "analyses", "te
 CONTRACT_FILES = ("tenant_contracts", "contract_volume_tiers", "credit_grants")
 # Optional in an operator's folder: without it the fleet is empty (no GPU hours can be priced).
 OPTIONAL_FILES = ("gpu_inventory",)
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def _dbt_executable() -> str:
@@ -76,11 +82,6 @@ def check_contracts(folder: Path) -> None:
 def _header(path: Path) -> list[str]:
     with path.open(encoding="utf-8-sig") as handle:
         return [c.strip() for c in handle.readline().strip().split(",")]
-
-
-def dbt_dir(db: Path) -> Path:
-    """The dbt folder of the warehouse file `db`: beside it, named after it."""
-    return db.with_name(f"{db.stem}.dbt")
 
 
 def _prepare_project(db: Path, contracts: Path | None) -> Path:
@@ -125,9 +126,11 @@ def run_dbt(
     extra: Sequence[str] = (),
     contracts: Path | None = None,
     target: Target = "duckdb",
-) -> None:
+    check: bool = True,
+) -> DbtRun:
     """`dbt <command>` on the DuckDB file `db`, with the tenant contracts in `contracts` (else
-    the shipped seeds/contracts); raises when any model or test fails.
+    the shipped seeds/contracts); raises when any model or test fails, unless not `check`:
+    then returns what failed.
 
     dbt runs in the warehouse's own dbt folder (dbt_dir). With target "spark", the raw tables
     of `db` are exported first and the models are built on Spark, beside `db`
@@ -142,20 +145,57 @@ def run_dbt(
     # profiles.yml reads the file, the target and the Spark folder from here
     env = {**os.environ, DB_ENV: str(db), TARGET_ENV: target, SPARK_DIR_ENV: str(spark_dir(db))}
     env.pop(CONTRACTS_ENV, None)
-    folder = _prepare_project(db, contracts)
     if contracts is not None:
         env[CONTRACTS_ENV] = CONTRACTS_COPY
-    with connect(db) as con:  # creates the raw tables the sources name, on any warehouse
-        if target == "spark":
-            export_raw_layer(con, spark_dir(db) / "raw")
     own = dbt_dir(db)
-    args = [_dbt_executable(), command, "--project-dir", str(folder), "--profiles-dir",
-            str(project_dir()), "--target", target, "--target-path", str(own / "target"),
-            "--log-path", str(own / "logs"), *extra]  # fmt: skip
-    sys.stdout.flush()
-    done = subprocess.run(args, env=env, cwd=folder, check=False)
-    if done.returncode != 0:
+    with warehouse_lock(db, exclusive=True):  # across the child's run: no reader breaks it
+        folder = _prepare_project(db, contracts)
+        args = [_dbt_executable(), command, "--project-dir", str(folder), "--profiles-dir",
+                str(project_dir()), "--target", target, "--target-path", str(own / "target"),
+                "--log-path", str(own / "logs"), *extra]  # fmt: skip
+        with connect(db) as con:  # creates the raw tables the sources name, on any warehouse
+            if target == "spark":
+                export_raw_layer(con, spark_dir(db) / "raw")
+        (own / "target" / "run_results.json").unlink(missing_ok=True)
+        sys.stdout.flush()
+        done = subprocess.run(args, env=env, cwd=folder, check=False, preexec_fn=_die_with_parent)
+    failed = failures(own / "target")
+    if done.returncode != 0 and check:
         raise MeterhouseError(
-            f"dbt {command} failed (exit {done.returncode}); the lines above name the model or "
-            "test. The loaded events are kept; fix the cause and run 'meterhouse build' again."
+            f"dbt {command} failed (exit {done.returncode}): {_named(failed)}. The loaded "
+            "events are kept; fix the cause and run 'meterhouse build' again."
         )
+    return DbtRun(done.returncode, failed)
+
+
+@dataclass(frozen=True)
+class DbtRun:
+    returncode: int
+    failed: list[str]  # "model fct_x" / "test not_null_fct_x_y": the nodes that errored or failed
+
+
+def failures(target: Path) -> list[str]:
+    """The nodes of the last run that errored or failed, from dbt's run_results.json."""
+    path = target / "run_results.json"
+    if not path.is_file():
+        return []
+    results = json.loads(path.read_text())["results"]
+    return [
+        f"{r['unique_id'].split('.')[0]} {r['unique_id'].split('.')[-1]}"
+        for r in results
+        if r["status"] in ("error", "fail", "runtime error")
+    ]
+
+
+def _named(failed: list[str]) -> str:
+    if not failed:
+        return "the lines above say why"
+    return ", ".join(failed[:5]) + (f" and {len(failed) - 5} more" if len(failed) > 5 else "")
+
+
+def _die_with_parent() -> None:
+    """In the dbt child: be killed when meterhouse dies (even by kill -9), so no dbt is left
+    holding the warehouse's DuckDB lock. Linux only; elsewhere a no-op."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)

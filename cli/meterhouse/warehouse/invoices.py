@@ -11,7 +11,7 @@ SHA-256 whenever it is read.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 import duckdb
@@ -19,7 +19,7 @@ import polars as pl
 
 from meterhouse.core.invoices import documents
 from meterhouse.errors import MeterhouseError
-from meterhouse.schemas.invoices import DOCUMENTS_OUT, INVOICES_IN, LINES_IN
+from meterhouse.schemas.invoices import DOCUMENTS_OUT, INVOICES_IN, LINES_IN, split_valid
 from meterhouse.warehouse.db import require_built, writing
 
 
@@ -28,12 +28,17 @@ class MonthInvoices:
     invoices: pl.LazyFrame  # fct_invoices rows, checked by INVOICES_IN
     lines: pl.LazyFrame  # fct_invoice_lines rows, checked by LINES_IN
     records: pl.DataFrame  # invoice_id, document_json of the issued ones, hash-checked
+    refused: dict[str, str]  # tenant -> why its invoice cannot be made (the others can)
 
 
 @dataclass(frozen=True)
 class Issued:
     issued: list[str]  # invoice ids issued now
     already: list[str]  # invoice ids issued before: left as they are
+    # the billing marts still show as drafts invoices issued before (an issue interrupted
+    # before its refresh): they must be refreshed
+    marts_behind: bool = False
+    refused: dict[str, str] = field(default_factory=dict)  # tenant -> why it was not issued
 
 
 def _month_rows(
@@ -84,16 +89,6 @@ def read_month(
         no_plan = "usage but no contract, and no default plan is set"
         reasons = [f"{t} ({no_plan if usage[t] else 'no usage'})" for t in missing]
         raise MeterhouseError(f"no invoice for {label}: {', '.join(reasons)}.")
-    unpriced = invoices.filter((pl.col("unpriced_tokens") > 0) & (pl.col("status") == "draft"))
-    if len(unpriced) and not allow_unpriced:
-        names = ", ".join(
-            f"{t} ({n:,} tokens)" for t, n in unpriced.select("tenant_id", "unpriced_tokens").rows()
-        )
-        raise MeterhouseError(
-            f"unpriced usage in {label} for {names}: an invoice would leave it out. See "
-            "main.fct_unpriced_usage; add a price (prices import, price_overrides) or an alias "
-            "(model_aliases), rebuild, or pass --allow-unpriced to invoice without it."
-        )
     lines = _month_rows(con, "main.fct_invoice_lines", month, tenants)
     records = _month_rows(
         con,
@@ -108,10 +103,32 @@ def read_month(
             "matches the SHA-256 it was issued with (raw.issued_invoices was edited). Restore "
             "the warehouse from a backup; nothing was written."
         )
+    # an invoice issued is issued, even while the marts still say draft (an interrupted issue)
+    invoices = invoices.with_columns(
+        status=pl.when(pl.col("invoice_id").is_in(records["invoice_id"].implode()))
+        .then(pl.lit("issued"))
+        .otherwise("status")
+    )
+    unpriced = invoices.filter((pl.col("unpriced_tokens") > 0) & (pl.col("status") == "draft"))
+    if len(unpriced) and not allow_unpriced:
+        names = ", ".join(
+            f"{t} ({n:,} tokens)" for t, n in unpriced.select("tenant_id", "unpriced_tokens").rows()
+        )
+        raise MeterhouseError(
+            f"unpriced usage in {label} for {names}: an invoice would leave it out. See "
+            "main.fct_unpriced_usage; add a price (prices import, price_overrides) or an alias "
+            "(model_aliases), rebuild, or pass --allow-unpriced to invoice without it."
+        )
+    invoices, refused = split_valid(INVOICES_IN, invoices)
+    lines, refused_lines = split_valid(LINES_IN, lines)
+    refused.update(refused_lines)
     return MonthInvoices(
-        invoices=INVOICES_IN.validate(invoices).lazy(),
-        lines=LINES_IN.validate(lines).lazy(),
-        records=records.select("invoice_id", "document_json"),
+        invoices=invoices.filter(~pl.col("tenant_id").is_in(list(refused))).lazy(),
+        lines=lines.filter(~pl.col("tenant_id").is_in(list(refused))).lazy(),
+        records=records.filter(~pl.col("tenant_id").is_in(list(refused))).select(
+            "invoice_id", "document_json"
+        ),
+        refused=refused,
     )
 
 
@@ -144,10 +161,18 @@ def issue_month(
     invoices = found.invoices.collect()
     already = sorted(invoices.filter(pl.col("status") == "issued")["invoice_id"])
     drafts = invoices.filter(pl.col("status") == "draft")
+    [(behind,)] = con.execute(
+        "select count(*) from main.fct_invoices as marts inner join raw.issued_invoices as issued "
+        "using (invoice_id) where marts.status = 'draft'"
+    ).fetchall()
     if drafts.is_empty():
-        return Issued([], already)
+        return Issued([], already, marts_behind=behind > 0, refused=found.refused)
     lines = found.lines.join(drafts.lazy().select("invoice_id"), on="invoice_id").collect()
-    docs = DOCUMENTS_OUT.validate(documents(drafts.lazy(), lines.lazy(), issuer, issued_at))
+    docs, refused = split_valid(
+        DOCUMENTS_OUT, documents(drafts.lazy(), lines.lazy(), issuer, issued_at)
+    )
+    refused.update(found.refused)
+    lines = lines.filter(pl.col("invoice_id").is_in(docs["invoice_id"].implode()))
     documents_now = docs.with_columns(pl.col("json") + "\n").to_arrow()
     with writing(con, issuing_documents=documents_now, issuing_lines=lines.to_arrow()):
         con.execute(
@@ -169,7 +194,7 @@ def issue_month(
             "from main.int_sell_prices as prices inner join issuing_documents as documents "
             "using (tenant_id, invoice_month)"
         )
-    return Issued(sorted(docs["invoice_id"]), already)
+    return Issued(sorted(docs["invoice_id"]), already, marts_behind=True, refused=refused)
 
 
 @dataclass(frozen=True)
