@@ -254,7 +254,7 @@ def nightly(
 
     The loader always writes the warehouse file; with --target spark the models are built on
     Spark from its raw tables."""
-    from meterhouse.warehouse.dbt import check_contracts, run_dbt
+    from meterhouse.warehouse.dbt import check_contracts, node_names, run_dbt
 
     with user_errors():
         engine = _target(target)
@@ -266,9 +266,26 @@ def nightly(
             _print_ingest(_ingest(path, [gpu_hours], allow_changed=False, gpu_hours=True))
         # dbt unit tests check the SQL logic, not the night's data: `make test` and
         # `meterhouse build` run them; the nightly job skips them.
-        run_dbt("build", path, ["--exclude", "test_type:unit"], contracts, engine)
+        kept("the new files are loaded and kept")
+        built = run_dbt("build", path, ["--exclude", "test_type:unit"], contracts, engine,
+                        check=False)  # fmt: skip
+        if built.billing:
+            raise MeterhouseError(
+                f"the billing marts did not build: {node_names(built.billing)}. The loaded "
+                "files are kept and invoices stay as of the last good build; fix the cause and "
+                "run the nightly again (it loads nothing twice)."
+            )
+        if built.returncode:  # only marts billing does not depend on (docs/decisions/0013)
+            err.print(error_text(f"these marts did not build: {node_names(built.failed)}; the "
+                                 "billing marts did. Going on; exit 1 at the end."))  # fmt: skip
         _print_summary(path, engine)
-        _forecast(path, [], 30, None, engine)
+        try:
+            _forecast(path, [], 30, None, engine)
+        except MeterhouseError as exc:
+            err.print(error_text(f"the forecast failed: {exc}"))
+            raise typer.Exit(1) from None
+        if built.returncode:
+            raise typer.Exit(1)
 
 
 MonthOption = Annotated[

@@ -159,38 +159,52 @@ def run_dbt(
         (own / "target" / "run_results.json").unlink(missing_ok=True)
         sys.stdout.flush()
         done = subprocess.run(args, env=env, cwd=folder, check=False, preexec_fn=_die_with_parent)
-    failed = failures(own / "target")
+    found = failures(own / "target")
     if done.returncode != 0 and check:
         raise MeterhouseError(
-            f"dbt {command} failed (exit {done.returncode}): {_named(failed)}. The loaded "
-            "events are kept; fix the cause and run 'meterhouse build' again."
+            f"dbt {command} failed (exit {done.returncode}): {node_names(found.failed)}. The "
+            "loaded events are kept; fix the cause and run 'meterhouse build' again."
         )
-    return DbtRun(done.returncode, failed)
+    return DbtRun(done.returncode, found.failed, found.billing)
 
 
 @dataclass(frozen=True)
 class DbtRun:
     returncode: int
-    failed: list[str]  # "model fct_x" / "test not_null_fct_x_y": the nodes that errored or failed
+    failed: list[str]  # unique ids of the nodes that errored or failed
+    billing: list[str]  # those of them the invoices depend on (BILLING_MARTS and upstream)
 
 
-def failures(target: Path) -> list[str]:
-    """The nodes of the last run that errored or failed, from dbt's run_results.json."""
+# The marts an invoice is made of: a failure in them or upstream of them stops billing.
+BILLING_MARTS = ("fct_invoices", "fct_invoice_lines", "fct_usage_daily")
+
+
+def failures(target: Path) -> DbtRun:
+    """The nodes of the last run that errored or failed (run_results.json), and which of them
+    billing depends on (manifest.json's parent map)."""
     path = target / "run_results.json"
     if not path.is_file():
-        return []
+        return DbtRun(0, [], [])
     results = json.loads(path.read_text())["results"]
-    return [
-        f"{r['unique_id'].split('.')[0]} {r['unique_id'].split('.')[-1]}"
-        for r in results
-        if r["status"] in ("error", "fail", "runtime error")
-    ]
+    failed = [r["unique_id"] for r in results if r["status"] in ("error", "fail")]
+    parents: dict[str, list[str]] = json.loads((target / "manifest.json").read_text())["parent_map"]
+    upstream: set[str] = set()
+    todo = [f"model.meterhouse.{name}" for name in BILLING_MARTS]
+    while todo:
+        node = todo.pop()
+        if node not in upstream:
+            upstream.add(node)
+            todo.extend(parents.get(node, []))
+    billing = [n for n in failed if n in upstream or set(parents.get(n, [])) & upstream]
+    return DbtRun(0, failed, billing)
 
 
-def _named(failed: list[str]) -> str:
-    if not failed:
+def node_names(nodes: list[str]) -> str:
+    """'model fct_x, test not_null_fct_x_y' for unique ids, the first five."""
+    if not nodes:
         return "the lines above say why"
-    return ", ".join(failed[:5]) + (f" and {len(failed) - 5} more" if len(failed) > 5 else "")
+    names = [f"{n.split('.')[0]} {n.split('.')[-1]}" for n in nodes]
+    return ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
 
 
 def _die_with_parent() -> None:
