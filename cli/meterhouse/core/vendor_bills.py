@@ -6,7 +6,7 @@ timestamps with a Z, an offset or none; money as text (CSV) or as float or DECIM
 (Parquet). Reconciliation compares USD per 1M tokens and token counts, so every row is brought
 to that shape here, money as DECIMAL from the parse on (a float is read through its shortest
 text form, never its binary value). Rows that cannot be read are refused by number, with
-what to fix; nothing is guessed.
+what to fix; nothing is guessed, and a bill in another BillingCurrency is never read as USD.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import polars as pl
 
 from meterhouse.errors import MeterhouseError
 from meterhouse.schemas.vendor_bills import (
+    METERED_CURRENCY,
     MONEY,
     MONEY_COLUMNS,
     OPTIONAL_COLUMNS,
@@ -118,6 +119,24 @@ def _refuse(frame: pl.DataFrame, bad: pl.Expr, source: str, what: str, fix: str)
     raise MeterhouseError(f"{source}: row(s) {shown}{more}: {what}. {fix}")
 
 
+def _refuse_other_currency(read: pl.DataFrame, source: str) -> None:
+    """Every row in USD: a bill in another currency would be compared as if it were USD.
+    Without a BillingCurrency column (not FOCUS, but what some exports and our demo bill
+    writer give) the bill is read as USD."""
+    given = pl.col("BillingCurrency")
+    bad = read.filter(given.is_null() | (given.str.to_uppercase() != METERED_CURRENCY))
+    if bad.is_empty():
+        return
+    row, value = bad.select("bill_row", "BillingCurrency").row(0)
+    more = f" ({len(bad) - 1} more row(s) like it)" if len(bad) > 1 else ""
+    raise MeterhouseError(
+        f"{source}: row {row}, column BillingCurrency: {value or ''!r} is not "
+        f"{METERED_CURRENCY}{more}. Our usage is metered in {METERED_CURRENCY} and meterhouse "
+        "does not convert bills: ask the vendor for the bill in USD (or convert its cost and "
+        "unit price columns to USD and set BillingCurrency to USD), then reconcile again."
+    )
+
+
 def normalise_bill(raw: pl.DataFrame, source: str) -> pl.DataFrame:
     """One normalised row per bill line (schemas.vendor_bills.BILL_ROWS, not yet validated).
 
@@ -147,6 +166,8 @@ def normalise_bill(raw: pl.DataFrame, source: str) -> pl.DataFrame:
         ),
         *(pl.col(c).alias(f"_raw_{c}") for c in ("ChargePeriodStart", "ChargePeriodEnd")),
     )
+    if "BillingCurrency" in raw.columns:
+        _refuse_other_currency(read, source)
     for column in MONEY_COLUMNS:
         _refuse(
             read,

@@ -32,6 +32,7 @@ REQUIRED_COLUMNS = (
     "SkuPriceDetails",
 )
 OPTIONAL_COLUMNS = (
+    "BillingCurrency",  # FOCUS makes it mandatory; a bill without it is read as USD
     "ContractedUnitPrice",
     "ListCost",
     "ContractedCost",
@@ -41,6 +42,9 @@ OPTIONAL_COLUMNS = (
     "SkuMeter",
     "ChargeDescription",
 )
+# The currency of every money column of a FOCUS bill (BilledCost ... ContractedUnitPrice) is
+# BillingCurrency. Our metered usage is priced in USD, and a bill is compared only in it.
+METERED_CURRENCY = "USD"
 MONEY_COLUMNS = (
     "BilledCost",
     "ListUnitPrice",
