@@ -26,6 +26,7 @@ from pathlib import Path
 
 from meterhouse.errors import MeterhouseError
 from meterhouse.paths import project_dir
+from meterhouse.schemas.contracts import check_contract_folder
 from meterhouse.warehouse.db import DB_ENV, connect
 from meterhouse.warehouse.lock import dbt_dir, warehouse_lock
 from meterhouse.warehouse.spark import (
@@ -56,27 +57,9 @@ def _dbt_executable() -> str:
 
 
 def check_contracts(folder: Path) -> None:
-    """Refuse a contracts folder without the three CSVs, or with a CSV whose columns are not
-    those of the shipped seeds/contracts one (in any order)."""
-    if not folder.is_dir():
-        raise MeterhouseError(f"{folder}: no such folder of contract CSVs.")
-    shipped = project_dir() / "seeds" / "contracts"
-    for name in CONTRACT_FILES + OPTIONAL_FILES:
-        want = _header(shipped / f"{name}.csv")
-        path = folder / f"{name}.csv"
-        if name in OPTIONAL_FILES and not path.is_file():
-            continue
-        if not path.is_file():
-            raise MeterhouseError(
-                f"{path}: missing. A contracts folder holds {', '.join(CONTRACT_FILES)} as CSV "
-                f"(a header line only when empty); seeds/contracts shows the columns."
-            )
-        got = _header(path)
-        if sorted(got) != sorted(want):
-            raise MeterhouseError(
-                f"{path}: columns {', '.join(got)}; expected {', '.join(want)} "
-                "(any order, as in seeds/contracts)."
-            )
+    """Refuse a contracts folder that dbt would build wrong or fail on, naming file, line,
+    column and value (schemas/contracts.py), before anything is loaded or built."""
+    check_contract_folder(folder)
 
 
 def _header(path: Path) -> list[str]:
