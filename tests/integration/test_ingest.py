@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -90,6 +90,14 @@ BAD_ROWS: dict[str, dict[str, object]] = {
     "reasoning_exceeds_output": {"reasoning_tokens": 500},
     "invalid_service_tier": {"service_tier": "premium"},
     "invalid_status": {"status": "exploded"},
+    # the rules of tests/hostile/test_event_rules.py, one case each
+    "future_event_at": {"event_at": datetime.now(UTC) + timedelta(hours=25)},
+    "invalid_request_id": {"request_id": "bad-1\n"},
+    "invalid_tenant_id": {"tenant_id": "tn_\x1b[31ma"},
+    "invalid_user_id": {"user_id": "u" * 257},
+    "invalid_gpu_id": {"gpu_id": "gpu-\u202e10"},
+    "invalid_trace_id": {"trace_id": "t\x7f"},
+    "too_many_tokens": {"input_tokens": 100_000_001},
 }
 
 
@@ -102,7 +110,9 @@ def test_bad_row_goes_to_quarantine_with_its_reason(write: Write, db: Path, rule
     good = event_rows(4).with_columns(service_tier=pl.lit("standard"), status=pl.lit("success"))
     bad = good.slice(0, 1).with_columns(request_id=pl.lit("bad-1"))
     for column, value in BAD_ROWS[rule].items():
-        bad = bad.with_columns(pl.lit(value, dtype=good.schema[column]).alias(column))
+        bad = bad.with_columns(pl.lit(value, dtype=good.schema.get(column)).alias(column))
+    good = good.with_columns(pl.lit(None, bad.schema[c]).alias(c) for c in bad.columns
+                             if c not in good.columns)  # fmt: skip
     result = run("ingest", write("mixed.parquet", pl.concat([good, bad])), "--db", db)
     assert result.exit_code == 0, result.output
 
@@ -171,7 +181,7 @@ def test_offset_time_zones_half_floats_and_huge_counts(db: Path, tmp_path: Path)
         ("a", datetime(2026, 10, 1, 1, 0))  # stored instants are UTC already
     ]
     assert query(db, "select request_id, rules_broken from raw.quarantined_events") == [
-        ("b", "cache_exceeds_input")
+        ("b", "too_many_tokens, cache_exceeds_input")  # 2**62 is also above the bound
     ]
 
 

@@ -83,6 +83,10 @@ def _doc(dataset: Dataset) -> str:
 
 
 def _canonical_string(column: Column, value: pl.Expr) -> pl.Expr:
+    if column.kind == "id" and not column.required:
+        # an optional id that is empty or only spaces was not reported: null, like an absent
+        # one (a blank gpu_id would otherwise name a GPU "" and make the request self-hosted)
+        value = pl.when(value.str.strip_chars() != "").then(value)
     if column.default is not None:  # enumerations: compare case- and space-insensitively
         value = value.str.strip_chars().str.to_lowercase()
         if column.value_aliases:

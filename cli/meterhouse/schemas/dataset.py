@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Literal
 
@@ -52,6 +53,64 @@ class Rule:
     meaning: str
 
 
+# The loader adds the load's time to every frame it checks, under this name, so that a rule
+# about time ("not dated in the future") stays a pure expression; a frame checked without it
+# (Pandera on rows read back, in tests) is checked against the time of the check.
+LOADED_AT = "_loaded_at"
+
+# An id (a column of kind "id") is data that ends up in file names, terminal lines, CSV cells
+# and SQL literals: any characters are allowed (quotes, slashes, spaces, non-Latin letters;
+# outputs make them safe), except the ones that make an id print as another id or break a
+# line: C0 controls, DEL, C1 controls, the Unicode line and paragraph separators, and the
+# bidirectional marks, embeddings, overrides and isolates. A regex class body, no anchors.
+CONTROL_CHARACTERS = r"\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+ID_MAX_CHARS = 256
+
+
+def has_control_character(name: str) -> pl.Expr:
+    """True on a value holding a character of CONTROL_CHARACTERS (null stays null)."""
+    return pl.col(name).str.contains(f"[{CONTROL_CHARACTERS}]")
+
+
+def id_rules(columns: tuple[Column, ...]) -> tuple[Rule, ...]:
+    """`invalid_<column>` for every id column: longer than ID_MAX_CHARS characters or holding
+    a control character. A null or blank id is the `missing_<column>` rule's (required ids)
+    or "not reported" (optional ids are read as null when blank, core/reading.py)."""
+    return tuple(
+        Rule(
+            f"invalid_{c.name}",
+            (
+                (pl.col(c.name).str.len_chars() > ID_MAX_CHARS) | has_control_character(c.name)
+            ).fill_null(False),
+            f"{c.name} is longer than {ID_MAX_CHARS} characters or contains a control "
+            "character (C0, DEL, C1, U+2028/U+2029, or a bidirectional control)",
+        )
+        for c in columns
+        if c.kind == "id"
+    )
+
+
+def future_rule(name: str, column: str, horizon: timedelta) -> Rule:
+    """`name`: `column` is more than `horizon` after the load (LOADED_AT)."""
+    hours = int(horizon.total_seconds() // 3600)
+    return Rule(
+        name,
+        (pl.col(column) > pl.col(LOADED_AT) + pl.lit(horizon)).fill_null(False),
+        f"{column} is more than {hours} hours after the time of the load",
+    )
+
+
+def with_load_time(frame: pl.LazyFrame, loaded_at: datetime | None = None) -> pl.LazyFrame:
+    """`frame` with the LOADED_AT column the time rules read: `loaded_at` (naive means UTC),
+    else the frame's own LOADED_AT, else now."""
+    if loaded_at is None and LOADED_AT in frame.collect_schema().names():
+        return frame
+    at = (loaded_at or datetime.now(UTC)).replace(tzinfo=None)
+    return frame.with_columns(
+        pl.lit(at, pl.Datetime("us")).dt.replace_time_zone("UTC").alias(LOADED_AT)
+    )
+
+
 @dataclass(frozen=True)
 class Dataset:
     name: str  # also the raw table: raw.<name>
@@ -63,6 +122,9 @@ class Dataset:
     quarantine_ids: tuple[str, ...]  # columns kept beside the row's JSON in quarantine
     # Columns added to (or replaced in) a checked row before it is stored.
     derived: tuple[pl.Expr, ...] = ()
+    # The UTC day a stored row belongs to: a load records the days it changed under it
+    # (raw.changed_days), for the incremental models to re-rate (docs/decisions/0004).
+    day: pl.Expr = field(default_factory=lambda: pl.lit(None, pl.Date))
     what: str = "row"  # how messages name one row: "event", "GPU hour"
 
     @property
@@ -110,7 +172,7 @@ class Dataset:
 
         def check(rule: Rule) -> pa.Check:
             return pa.Check(
-                lambda data: data.lazyframe.select(~rule.broken),
+                lambda data: with_load_time(data.lazyframe).select(~rule.broken),
                 name=rule.name,
                 error=f"{rule.name}: {rule.meaning}",
             )

@@ -9,16 +9,27 @@ columns and rules for people; a test keeps the two in step.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import polars as pl
 
-from meterhouse.schemas.dataset import DTYPES, Column, Dataset, Rule
+from meterhouse.schemas.dataset import (
+    CONTROL_CHARACTERS,
+    DTYPES,
+    ID_MAX_CHARS,
+    LOADED_AT,
+    Column,
+    Dataset,
+    Rule,
+    future_rule,
+    id_rules,
+)
 
 if TYPE_CHECKING:
     import pandera.polars as pa
 
-__all__ = ["DTYPES", "EVENTS", "Column", "Rule"]
+__all__ = ["DTYPES", "EVENTS", "ID_MAX_CHARS", "LOADED_AT", "Column", "Rule"]
 
 SERVICE_TIERS = ("standard", "batch", "priority", "flex")
 STATUSES = ("success", "error", "timeout", "cancelled")
@@ -27,7 +38,17 @@ SERVICE_TIER_ALIASES = {"default": "standard"}
 
 # A model name is one token of printable characters: gateways never put spaces in one, and a
 # name with whitespace or control characters is a broken export, not a model to price.
-MODEL_NAME_PATTERN = r"^[^\s\x00-\x1f]{1,256}$"
+# Anchored at the very start and end of the value (\A, \z): in the Rust regex engine Polars uses,
+# `$` without the m flag also matches only at the very end (tests/unit/test_contract.py checks
+# both), but \z says so to a reader used to Python, where `$` matches before a final newline.
+MODEL_NAME_PATTERN = rf"\A[^\s{CONTROL_CHARACTERS}]{{1,256}}\z"
+# Generous bounds that no real request reaches, so that sums of tokens cannot overflow an int64
+# (docs/event-contract.md, "Sizes"): a count near 2**63 passes every other rule and would
+# overflow the first sum, failing the build of every tenant.
+MAX_TOKENS_PER_REQUEST = 100_000_000
+# How far after its load an event may be dated (clock skew, time zones mislabelled as UTC):
+# an event dated later would make "today" the future for forecasts and projections.
+FUTURE_HORIZON = timedelta(days=1)
 
 
 COLUMNS: tuple[Column, ...] = (
@@ -72,11 +93,14 @@ def _blank(name: str) -> pl.Expr:
 RULES: tuple[Rule, ...] = (
     Rule("missing_request_id", _blank("request_id"), "request_id is null or empty"),
     Rule("missing_event_at", pl.col("event_at").is_null(), "event_at is null"),
+    future_rule("future_event_at", "event_at", FUTURE_HORIZON),
     Rule("missing_tenant_id", _blank("tenant_id"), "tenant_id is null or empty"),
+    *id_rules(COLUMNS),
     Rule(
         "unparseable_model",
         ~pl.col("model").str.contains(MODEL_NAME_PATTERN).fill_null(False),
-        "model is null, empty, longer than 256 characters or contains whitespace",
+        "model is null, empty, longer than 256 characters or contains whitespace or a control "
+        "character",
     ),
     Rule(
         "missing_tokens",
@@ -87,6 +111,13 @@ RULES: tuple[Rule, ...] = (
         "negative_tokens",
         pl.any_horizontal(pl.col(c) < 0 for c in TOKEN_COLUMNS).fill_null(False),
         "a token count is below zero",
+    ),
+    Rule(
+        "too_many_tokens",
+        pl.any_horizontal(pl.col(c) > MAX_TOKENS_PER_REQUEST for c in TOKEN_COLUMNS).fill_null(
+            False
+        ),
+        f"a token count is above {MAX_TOKENS_PER_REQUEST:,} (the most one request may have)",
     ),
     Rule(
         "cache_exceeds_input",
@@ -130,6 +161,7 @@ EVENTS = Dataset(
     quarantine_table="raw.quarantined_events",
     quarantine_ids=("request_id", "tenant_id"),
     derived=(pl.col("event_at").dt.date().alias("usage_date"),),
+    day=pl.col("usage_date"),
     what="event",
 )
 

@@ -10,11 +10,15 @@ a test keeps the two in step.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import polars as pl
 
-from meterhouse.schemas.dataset import Column, Dataset, Rule
+from meterhouse.schemas.dataset import Column, Dataset, Rule, future_rule, id_rules
 
 SECONDS_PER_HOUR = 3600
+# As for events (schemas/events.py): telemetry dated more than a day after its load is refused.
+FUTURE_HORIZON = timedelta(days=1)
 
 COLUMNS: tuple[Column, ...] = (
     Column("gpu_id", "id", True, "The GPU, as the events' gpu_id and the GPU inventory name it."),
@@ -53,7 +57,9 @@ RULES: tuple[Rule, ...] = (
         pl.col("gpu_id").is_null() | (pl.col("gpu_id").str.strip_chars() == ""),
         "gpu_id is null or empty",
     ),
+    *id_rules(COLUMNS),
     Rule("missing_hour_at", pl.col("hour_at").is_null(), "hour_at is null"),
+    future_rule("future_hour_at", "hour_at", FUTURE_HORIZON),
     Rule(
         "hour_not_whole",
         (pl.col("hour_at").dt.truncate("1h") != pl.col("hour_at")).fill_null(False),
@@ -94,5 +100,6 @@ GPU_HOURS = Dataset(
             pl.col("busy_seconds"), pl.col("utilization_ratio") * pl.col("powered_seconds")
         ).alias("busy_seconds"),
     ),
+    day=pl.col("hour_at").dt.date(),
     what="GPU hour",
 )

@@ -8,7 +8,8 @@ to its quarantine table. The valid rows of all files are then deduplicated on th
 by the Polars core, against each other (path order, then row order: the first copy wins) and
 against the warehouse's copies, fetched with one scan of the loaded keys. A repeat whose
 compared fields differ is a conflict: the first copy stays, the repeat is quarantined, nothing
-is summed. See docs/decisions/0001.
+is summed. The days that received rows are recorded in raw.changed_days in the same
+transaction, for the incremental models (docs/decisions/0004). See docs/decisions/0001.
 """
 
 from __future__ import annotations
@@ -29,8 +30,9 @@ from meterhouse.core.reading import FileReading, read_file_columns
 from meterhouse.core.text import format_text
 from meterhouse.errors import MeterhouseError
 from meterhouse.progress import Report
-from meterhouse.schemas.dataset import Dataset
+from meterhouse.schemas.dataset import Dataset, with_load_time
 from meterhouse.schemas.events import CONFLICT_RULE, EVENTS, NON_INTEGER_RULE
+from meterhouse.warehouse.holds import record_changed_days
 
 
 @dataclass
@@ -275,15 +277,14 @@ def _quarantine_bad_rows(
     """Quarantine the rows of one file that break a rule; return the others, as stored."""
     reading = plan.reading
     raw = _read(plan.path)
-    checked = (
-        raw.lazy()
-        .select(
+    checked = with_load_time(  # the time rules compare with the load's own time
+        raw.lazy().select(
             *reading.columns,
             reading.non_integer_tokens.alias("_non_integer"),
             pl.int_range(pl.len(), dtype=pl.Int64).alias("source_row"),
-        )
-        .collect()
-    )
+        ),
+        now,
+    ).collect()
     is_bad = checked.select(dataset.any_rule_broken() | pl.col("_non_integer")).to_series()
     bad = checked.filter(is_bad).select(
         pl.lit(file_id, pl.Int64).alias("file_id"),
@@ -354,6 +355,17 @@ def _load_new_rows(
     con.execute(f"insert into {dataset.table} by name select * exclude (_is_new) "
                 "from _load where _is_new")  # fmt: skip
     con.unregister("_load")
+    days = (
+        load.filter(is_new)
+        .group_by(dataset.day.alias("usage_date"))
+        .agg(
+            pl.col("file_id").min().alias("first_file_id"),
+            pl.col("file_id").max().alias("last_file_id"),
+            pl.len().cast(pl.Int64).alias("row_count"),
+        )
+    )
+    # the days this load changed, in its transaction: what the incremental models re-rate
+    record_changed_days(con, days, dataset=dataset.name, kind="load", at=now)
     repeats = classify_repeats(dataset, load, is_new, earlier)
     conflicts = repeats.filter(~pl.col("is_duplicate")).select(
         "file_id",

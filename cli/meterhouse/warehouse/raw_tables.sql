@@ -161,3 +161,44 @@ create table if not exists raw.quarantined_gpu_hours (
     row_json        varchar not null,
     quarantined_at  timestamp not null
 );
+
+-- The changed-days record (docs/decisions/0004): every change to loaded data writes, in the
+-- transaction that makes it, one row per UTC day it changed, under one new change_id (ids only
+-- grow). A load records the days of the rows it added ('load', with the files that brought
+-- them); `meterhouse quarantine` the days of the events it holds or releases ('quarantine',
+-- 'release'). The incremental models re-rate every day recorded after the change they last
+-- saw. Warehouses created before the record existed get the table empty (their first build of
+-- the incremental models is a full one).
+create table if not exists raw.changed_days (
+    change_id      bigint not null,
+    dataset        varchar not null,   -- usage_events or gpu_hours
+    usage_date     date not null,
+    change_kind    varchar not null,   -- load, quarantine, release
+    first_file_id  bigint,             -- the files whose rows of that day the change concerns
+    last_file_id   bigint,
+    row_count      bigint not null,    -- rows of that day added, held or released
+    changed_at     timestamp not null,
+    changed_by     varchar,            -- who, for a change made by hand
+    detail         varchar,            -- why, for a change made by hand
+    primary key (change_id, dataset, usage_date)
+);
+
+-- Loaded events held out of the marts after the fact (`meterhouse quarantine`): the event stays
+-- in raw.usage_events, unchanged, and the staging model leaves out every event with an open
+-- hold (released_at null). A release closes the hold; the event is back as it was. At most one
+-- open hold per request_id (the command checks).
+create table if not exists raw.event_holds (
+    request_id         varchar not null,
+    tenant_id          varchar not null,
+    usage_date         date not null,
+    file_id            bigint not null,
+    reason             varchar not null,
+    held_by            varchar not null,
+    held_at            timestamp not null,
+    hold_change_id     bigint not null,
+    released_by        varchar,
+    released_at        timestamp,
+    release_reason     varchar,
+    release_change_id  bigint,
+    check ((released_at is null) = (release_change_id is null))
+);
