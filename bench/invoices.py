@@ -24,7 +24,8 @@ import time
 from datetime import date
 from pathlib import Path
 
-from meterhouse.documents import render_invoices, render_pdf, write_files
+from meterhouse.documents import render_invoices, render_pdf
+from meterhouse.files import write_files
 from meterhouse.paths import shared_data_dir
 from meterhouse.sample import generate_sample
 from meterhouse.warehouse.db import connect
@@ -86,7 +87,7 @@ def main() -> None:
 
         def assemble() -> dict[str, bytes]:
             found = read_month(con, MONTH, [], allow_unpriced=True)
-            return render_invoices(found, ["json", "csv"], "bench", lambda *_: None)
+            return render_invoices(found, ["json", "csv"], "bench", lambda *_: None)[0]
 
         b, files = best_of(3, assemble)
         assert isinstance(files, dict)

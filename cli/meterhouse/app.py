@@ -354,9 +354,10 @@ def invoice(
         with _marts(resolve_db(db), _target(target)) as con:
             found = read_month(con, when.date(), tenant or [], allow_unpriced)
         with progress("invoices") as report:
-            files = write_files(out_dir, render_invoices(found, chosen, issuer, report))
+            rendered, refused = render_invoices(found, chosen, issuer, report)
+            files = write_files(out_dir, rendered)
         out.print(f"wrote {len(files):,} files for {when:%Y-%m} under {out_dir}", highlight=False)
-        _refused(found.refused, f"no invoice written for {when:%Y-%m}")
+        _refused({**found.refused, **refused}, f"no invoice written for {when:%Y-%m}")
 
 
 @invoice_app.command("issue")

@@ -7,12 +7,8 @@ built-in fonts. Everything is rendered in memory first, then each file is writte
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from collections.abc import Sequence
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -20,9 +16,9 @@ from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
 from meterhouse.core.invoices import csv_documents, documents
-from meterhouse.errors import MeterhouseError
+from meterhouse.files import safe_name
 from meterhouse.progress import Report
-from meterhouse.schemas.invoices import DOCUMENTS_OUT
+from meterhouse.schemas.invoices import DOCUMENTS_OUT, split_valid
 from meterhouse.warehouse.invoices import MonthInvoices
 
 FORMATS = ("json", "csv", "pdf")
@@ -132,52 +128,38 @@ def render_pdf(doc: dict[str, Any]) -> bytes:
 
 def render_invoices(
     month: MonthInvoices, formats: Sequence[str], issuer: str, report: Report
-) -> dict[str, bytes]:
-    """Every invoice of `month` in `formats`, in memory: file name -> content. A draft is
-    assembled from the marts; an issued invoice's JSON is its stored document of record, byte
-    for byte (its SHA-256 is raw.issued_invoices.content_sha256), and its PDF is drawn from it.
+) -> tuple[dict[str, bytes], dict[str, str]]:
+    """Every invoice of `month` in `formats`, in memory: file name (files.safe_name of the
+    invoice id) -> content, and the tenants whose invoice could not be made, with why (the
+    others are made). A draft is assembled from the marts; an issued invoice's JSON is its
+    stored document of record, byte for byte (its SHA-256 is
+    raw.issued_invoices.content_sha256), and its PDF is drawn from it.
     """
     drafts = month.invoices.filter(pl.col("status") == "draft")
-    assembled = DOCUMENTS_OUT.validate(documents(drafts, month.lines, issuer))
+    assembled, refused = split_valid(DOCUMENTS_OUT, documents(drafts, month.lines, issuer))
     docs = pl.concat([
         assembled.select("invoice_id", pl.col("json") + "\n"),
         month.records.select("invoice_id", pl.col("document_json").alias("json")),
     ]).sort("invoice_id")  # fmt: skip
     files: dict[str, bytes] = {}
     if "csv" in formats:
-        for invoice, text in csv_documents(month.lines).collect().rows():
-            files[f"{invoice}.csv"] = text.encode()
+        made = docs["invoice_id"].implode()
+        lines = month.lines.filter(pl.col("invoice_id").is_in(made))
+        for invoice, text in csv_documents(lines).collect().rows():
+            files[f"{safe_name(invoice)}.csv"] = text.encode()
     total = len(docs)
     for done, (invoice, text) in enumerate(docs.rows(), start=1):
+        name = safe_name(invoice)
         if "json" in formats:
-            files[f"{invoice}.json"] = text.encode()
+            files[f"{name}.json"] = text.encode()
         if "pdf" in formats:
-            files[f"{invoice}.pdf"] = render_pdf(json.loads(text))
+            doc = json.loads(text)
+            try:
+                files[f"{name}.pdf"] = render_pdf(doc)
+            except Exception as exc:  # one tenant's document never stops the others
+                refused[doc["tenant_id"]] = f"its PDF cannot be drawn ({type(exc).__name__}: {exc})"
+                for suffix in (".json", ".csv"):
+                    files.pop(f"{name}{suffix}", None)
             if done == total or done % max(1, total // 20) == 0:  # about 20 updates
                 report("render PDF", done, total)
-    return files
-
-
-def write_files(out: Path, files: dict[str, bytes]) -> list[Path]:
-    """Write every file under `out`, whole: all of them into a hidden staging folder in `out`
-    first, then each renamed into place, so a failure leaves no file half-written. (A
-    temporary name per file, renamed beside its target, costs ten times more here.)"""
-    out.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".writing-", dir=out))
-    try:
-        for name, content in files.items():
-            (staging / name).write_bytes(content)
-        for name in files:
-            os.replace(staging / name, out / name)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return sorted(out / name for name in files)
-
-
-def write_whole(path: Path, content: bytes) -> None:
-    """Write a file whole or not at all: a temporary name beside it, then a rename."""
-    if not path.parent.is_dir():
-        raise MeterhouseError(f"cannot write {path}: folder {path.parent} missing.")
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_bytes(content)
-    os.replace(temporary, path)
+    return files, refused
