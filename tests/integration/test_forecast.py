@@ -70,7 +70,7 @@ def test_one_tenant_forecast_to_csv_and_unknown_tenants_refused(
     assert len(png) > 10_000  # lines and bands drawn, not an empty canvas
     assert "tn_0003" in result.output
     refused = run("forecast", "--tenant", "tn_9999", "--db", warehouse)
-    assert refused.exit_code == 1
+    assert refused.exit_code == 2
     assert "no usage history for tenant tn_9999" in refused.output
     assert "Traceback" not in refused.output
 

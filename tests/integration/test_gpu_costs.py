@@ -226,7 +226,7 @@ def test_report_commands_print_write_and_refuse(
     assert any(r["hardware"].startswith("api:") for r in rows)
     assert any(r["model_id"] == "(idle)" for r in rows)
     empty = run("report", "cost", "--month", "2025-01", "--db", db)
-    assert empty.exit_code == 1
+    assert empty.exit_code == 2
     assert "Months with rows: 2026-09, 2026-10" in " ".join(empty.output.split())
     assert "Traceback" not in empty.output
 
@@ -242,7 +242,7 @@ def test_a_gpu_missing_from_the_inventory_fails_the_build(
     db = tmp_path / "w.duckdb"
     assert run("ingest", "--gpu-hours", hours, "--db", db).exit_code == 0
     built = run("build", "--db", db)
-    assert built.exit_code == 1
+    assert built.exit_code == 2
     assert "dbt build failed" in built.output
     dbt_output = capfd.readouterr().out  # dbt runs in a child process
     assert "Failure in test not_null_int_gpu_hour_costs_gpu_type" in dbt_output

@@ -89,7 +89,7 @@ def test_a_conflicting_resend_keeps_the_first_and_events_files_are_refused(
     assert detail.startswith("differs in busy_seconds")
     wrong = run("ingest", "--gpu-hours", write("e.parquet", pl.DataFrame({"request_id": ["r"]})),
                 "--db", db)  # fmt: skip
-    assert wrong.exit_code == 1
+    assert wrong.exit_code == 2
     assert "required column(s) gpu_id, hour_at, powered_seconds missing" in " ".join(
         wrong.output.split()
     )

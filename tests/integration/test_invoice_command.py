@@ -120,7 +120,7 @@ def test_a_month_without_invoices_names_the_months_there_are(
     warehouse: Path, tmp_path: Path
 ) -> None:
     result = run("invoice", "--month", "2027-01", "--db", warehouse, "--out", tmp_path / "o")
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "no invoices for 2027-01 (invoices exist from 2026-09 to 2026-10)" in " ".join(
         result.output.split()
     )

@@ -85,7 +85,7 @@ def test_issued_invoices_never_change_and_late_usage_is_corrected_once(
     late = late_events(events / "events", "late-1.parquet", "late-a", 20)
     ok("ingest", events / "events", "--db", db)
     stale = run("invoice", "issue", "--month", "2026-10", "--db", db)
-    assert stale.exit_code == 1
+    assert stale.exit_code == 2
     assert "events were loaded after the marts were last built" in stale.output
     nightly(sample)
     assert month_files(db, tmp_path / "second") == issued
@@ -137,7 +137,7 @@ def test_an_edited_issued_invoice_is_refused(sample: tuple[Path, Path], tmp_path
         con.execute("update raw.issued_invoices set document_json = "
                     "replace(document_json, '\"total\":\"', '\"total\":\"1')")  # fmt: skip
     result = run("invoice", "--month", "2026-09", "--db", db, "--out", tmp_path / "out")
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "INV-202609-tn_0001: the stored document no longer matches" in result.output
     assert not (tmp_path / "out").exists()
 
@@ -146,5 +146,5 @@ def test_a_month_not_over_is_not_issued(sample: tuple[Path, Path]) -> None:
     _, db = sample
     month = f"{datetime.now(UTC):%Y-%m}"
     result = run("invoice", "issue", "--month", month, "--db", db)
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert f"{month} is not over yet" in result.output

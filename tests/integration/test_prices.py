@@ -88,7 +88,7 @@ def test_reimport_closes_changed_prices_and_keeps_history(tmp_path: Path, db: Pa
     assert len(price_rows(db)) == 12  # 11 prices + 1 closed row: an unchanged import adds none
 
     back = run("prices", "import", "--litellm", first, "--effective-from", "2026-08-01", "--db", db)
-    assert back.exit_code == 1
+    assert back.exit_code == 2
     assert "history is never rewritten" in back.output
 
 
@@ -97,14 +97,14 @@ def test_bad_catalog_is_a_clear_error(tmp_path: Path, db: Path) -> None:
     broken.write_text('{"gpt-4.1": {"input_cost_per_token": 2e-06,')
     result = run("prices", "import", "--litellm", broken, "--effective-from", "2026-07-24",
                  "--db", db)  # fmt: skip
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "not valid JSON" in result.output
     assert "Traceback" not in result.output
     binary = tmp_path / "catalog.parquet"
     binary.write_bytes(b"PAR1\xff\xfe\x00\x9c")
     result = run("prices", "import", "--litellm", binary, "--effective-from", "2026-07-24",
                  "--db", db)  # fmt: skip
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "not valid JSON" in result.output
 
 
@@ -136,7 +136,7 @@ def test_usage_is_rated_at_the_price_in_force_and_later_imports_change_nothing(
     october = write_catalog(tmp_path / "oct.json", dearer)
     retro = run("prices", "import", "--litellm", october, "--effective-from", "2026-09-15",
                 "--db", db)  # fmt: skip
-    assert retro.exit_code == 1
+    assert retro.exit_code == 2
     assert "would re-price it" in retro.output
     again = run("prices", "import", "--litellm", sept, "--effective-from", "2026-09-15T12:00:00",
                 "--db", db)  # fmt: skip

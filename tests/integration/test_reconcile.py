@@ -89,7 +89,7 @@ def test_user_errors_name_what_to_fix(
     bill = write_vendor_bill(folder, date(2026, 9, 1))
     result = run("reconcile", "--vendor-bill", bill, "--month", MONTH, "--db", db, *args)
     output = " ".join(result.output.split())
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert message in output
     assert "Traceback" not in output
     if args[0] == "--provider":
@@ -105,9 +105,9 @@ def test_a_bill_missing_a_focus_column_is_refused(
     pl.read_csv(bill, infer_schema=False).drop("ChargePeriodEnd").write_csv(broken)
     result = run("reconcile", "--vendor-bill", broken, "--month", MONTH, "--db", db)
     output = " ".join(result.output.split())
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "FOCUS column(s) ChargePeriodEnd missing" in output
     assert "Traceback" not in output
     missing = run("reconcile", "--vendor-bill", tmp_path / "none.csv", "--month", MONTH, "--db", db)
-    assert missing.exit_code == 1
+    assert missing.exit_code == 2
     assert "no such file" in missing.output

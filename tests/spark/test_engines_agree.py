@@ -167,5 +167,5 @@ def test_commands_read_the_spark_build(both_engines: Path, tmp_path: Path) -> No
 def test_spark_target_without_a_spark_build_says_so(tmp_path: Path) -> None:
     done = run("report", "margin", "--month", "2026-08", "--db", tmp_path / "none.duckdb",
                "--target", "spark")  # fmt: skip
-    assert done.exit_code == 1
+    assert done.exit_code == 2
     assert "run 'meterhouse build --target spark' first" in done.output
