@@ -889,3 +889,56 @@ def report_margin(
     """Revenue, cost and gross margin per tenant for --month, worst first (fct_tenant_margin).
     Tenants served at a loss are marked LOSS."""
     _report("margin", month, fmt, out_file, db, target)
+
+
+@app.command("quarantine")
+def quarantine_command(
+    request_ids: Annotated[
+        list[str],
+        typer.Option("--request-id", help="A loaded event's request_id; repeat for several."),
+    ],
+    reason: Annotated[
+        str | None,
+        typer.Option(help="Why: recorded with who and when (required, except with --release)."),
+    ] = None,
+    release: Annotated[
+        bool,
+        typer.Option("--release", help="Release held events: back in the marts, as loaded."),
+    ] = False,
+    by: Annotated[
+        str | None,
+        typer.Option(envvar="METERHOUSE_OPERATOR", help="Who (default: your login name)."),
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Quarantine loaded events after the fact: they stay stored but leave the marts (the
+    next build re-rates their days; docs/event-contract.md). --release undoes it exactly.
+    Unknown request ids are refused by name, and nothing is changed."""
+    from meterhouse.warehouse.holds import default_operator, hold_events, release_events
+
+    with user_errors():
+        path = resolve_db(db)
+        if not path.exists():
+            raise MeterhouseError(f"no warehouse at {path}: nothing to quarantine.")
+        if not release and not (reason and reason.strip()):
+            raise MeterhouseError("give the reason: --reason TEXT (recorded with who and when).")
+        now = datetime.now(UTC).replace(tzinfo=None)
+        with connect(path) as con:
+            change = (release_events if release else hold_events)(
+                con, request_ids, reason=reason or "", by=by or default_operator(), at=now
+            )
+    events = change.events
+    days = ", ".join(f"{d:%Y-%m-%d}" for d in sorted(set(events["usage_date"])))
+    tenants = ", ".join(sorted(set(events["tenant_id"])))
+    out.print(
+        f"{'released' if release else 'quarantined'} {events.height:,} event(s) of {tenants} "
+        f"(change {change.change_id}). The next 'meterhouse build' (or the nightly job) re-rates "
+        f"{days}.",
+        highlight=False,
+    )
+    if change.issued_invoices:
+        out.print(
+            f"issued already: {', '.join(change.issued_invoices)}. They do not change; the "
+            "difference becomes correction lines on each tenant's next open invoice.",
+            highlight=False,
+        )

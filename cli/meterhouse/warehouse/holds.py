@@ -18,6 +18,7 @@ invoice, like late usage (docs/decisions/0007); the issued invoice never changes
 
 from __future__ import annotations
 
+import getpass
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,6 +33,14 @@ from meterhouse.warehouse.db import writing
 ChangeKind = Literal["load", "quarantine", "release"]
 EVENTS_DATASET = "usage_events"
 _SHOWN = 10  # ids named in a refusal before "and N more"
+
+
+def default_operator() -> str:
+    """Who makes a change by hand when no name is given: the login name."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no login name in some containers
+        return "unknown"
 
 
 def next_change_id(con: duckdb.DuckDBPyConnection) -> int:
@@ -197,6 +206,7 @@ def release_events(
     """Release held events back into the marts, in one transaction: their holds are closed
     (who, when, why) and their usage_dates recorded as changed. The events are exactly as they
     were loaded. Refuses, changing nothing, ids that are not loaded events or not held."""
+    reason = reason.strip() if reason and reason.strip() else None
     found = _loaded(con, _requested(request_ids))
     free = found.filter(pl.col("held_at").is_null())
     if free.height:

@@ -1,11 +1,18 @@
 -- grain: one row per tenant_id, model_id, usage_date, service_tier and is_priced
 -- Every loaded event is here, priced or not: an unresolved model keeps its raw name as
 -- model_id with is_priced false and api_cost_usd null (see fct_unpriced_usage).
+-- rated_through_change_id: the last change to loaded data (raw.changed_days) the build has
+-- rated, the same on every row; a later change means the marts are behind the warehouse.
 with priced_daily as (
     select * from {{ ref('int_usage_priced_daily') }}
 ),
 
-final as (
+watermark as (
+    select cast(coalesce(max(rated_through_change_id), 0) as bigint) as rated_through_change_id
+    from {{ ref('int_usage_days_rated') }}
+),
+
+usage_groups as (
     select
         tenant_id,
         coalesce(model_id, model_name) as model_id,
@@ -24,6 +31,12 @@ final as (
         cast(max(last_file_id) as bigint) as last_file_id
     from priced_daily
     group by tenant_id, coalesce(model_id, model_name), usage_date, service_tier, is_priced
+),
+
+final as (
+    select usage_groups.*, watermark.rated_through_change_id
+    from usage_groups
+    cross join watermark
 )
 
 select * from final

@@ -1,15 +1,38 @@
 -- grain: one row per loaded Parquet file (usage events or GPU-hour telemetry)
+-- The row accounting of each file (docs/event-contract.md, "Accounting"), checked against the
+-- tables: read = loaded + duplicate + quarantined at load (the manifest), loaded = the rows
+-- stored, and loaded = in the marts + held (events held out after the fact by
+-- `meterhouse quarantine`).
 with manifests as (
     select * from {{ ref('stg_meterhouse__load_manifests') }}
 ),
 
-loaded as (
+-- the stored rows, held ones included: the raw table itself (the staging model leaves the
+-- held events out)
+stored as (
     select file_id, count(*) as loaded_in_warehouse_count
+    from {{ source('meterhouse', 'usage_events') }}
+    group by file_id
+    union all
+    select file_id, count(*)
+    from {{ ref('stg_meterhouse__gpu_hours') }}
+    group by file_id
+),
+
+in_marts as (
+    select file_id, count(*) as in_marts_count
     from {{ ref('stg_meterhouse__usage_events') }}
     group by file_id
     union all
     select file_id, count(*)
     from {{ ref('stg_meterhouse__gpu_hours') }}
+    group by file_id
+),
+
+held as (
+    select file_id, count(*) as held_count
+    from {{ ref('stg_meterhouse__event_holds') }}
+    where is_open
     group by file_id
 ),
 
@@ -35,10 +58,14 @@ final as (
         manifests.rows_loaded as loaded_count,
         manifests.rows_duplicate as duplicate_count,
         manifests.rows_quarantined as quarantined_count,
-        coalesce(loaded.loaded_in_warehouse_count, 0) as loaded_in_warehouse_count,
-        coalesce(quarantined.quarantined_in_warehouse_count, 0) as quarantined_in_warehouse_count
+        coalesce(stored.loaded_in_warehouse_count, 0) as loaded_in_warehouse_count,
+        coalesce(quarantined.quarantined_in_warehouse_count, 0) as quarantined_in_warehouse_count,
+        coalesce(in_marts.in_marts_count, 0) as in_marts_count,
+        coalesce(held.held_count, 0) as held_count
     from manifests
-    left join loaded using (file_id)
+    left join stored using (file_id)
+    left join in_marts using (file_id)
+    left join held using (file_id)
     left join quarantined using (file_id)
 )
 

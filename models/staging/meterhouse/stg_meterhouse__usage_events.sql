@@ -1,5 +1,22 @@
+-- The loaded events the marts see: every row of raw.usage_events except those held out after
+-- the fact (`meterhouse quarantine`, an open hold in raw.event_holds). A held event stays in the
+-- raw table, unchanged, so a release brings it back exactly and a re-send of it is still a
+-- duplicate; fct_file_loads accounts for it (loaded = in the marts + held).
 with source as (
     select * from {{ source('meterhouse', 'usage_events') }}
+),
+
+held as (
+    select distinct request_id
+    from {{ ref('stg_meterhouse__event_holds') }}
+    where is_open
+),
+
+not_held as (
+    select source.*
+    from source
+    left join held on held.request_id = source.request_id
+    where held.request_id is null
 ),
 
 final as (
@@ -26,7 +43,7 @@ final as (
         gpu_id,
         trace_id,
         file_id
-    from source
+    from not_held
 )
 
 select * from final
