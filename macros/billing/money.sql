@@ -9,13 +9,18 @@
 
 {#- amount * part / whole, exact to 1e-12, without a DECIMAL division (DuckDB turns one into a
     DOUBLE): scaled integer arithmetic, truncated toward zero. `part` and `whole` are token
-    counts; whole > 0. -#}
+    counts, 0 <= part <= whole. A whole of 0 (no usage: an idle tenant's month, a projection of
+    no tokens) prorates nothing: 0, on every engine, never a division by zero (which fails the
+    whole build on DuckDB and on Spark in ANSI mode). Exact while |amount| x part < 1.7e26
+    (DuckDB's HUGEINT), e.g. a $1e9 month of 1e17 tokens. -#}
 {% macro prorate(amount, part, whole) -%}
     {{ return(adapter.dispatch('prorate', 'meterhouse')(amount, part, whole)) }}
 {%- endmacro %}
 
 {% macro default__prorate(amount, part, whole) -%}
-    (cast((cast(cast({{ amount }} as decimal(38, 12)) * 1000000000000 as hugeint) * ({{ part }})) // ({{ whole }}) as decimal(38, 0)) * cast(0.000000000001 as decimal(13, 12)))
+    (case when ({{ whole }}) = 0 then cast(0 as decimal(38, 12)) else
+        cast((cast(cast({{ amount }} as decimal(38, 12)) * 1000000000000 as hugeint) * ({{ part }})) // nullif({{ whole }}, 0) as decimal(38, 0)) * cast(0.000000000001 as decimal(13, 12))
+    end)
 {%- endmacro %}
 
 {#- Spark has no 128-bit integer: the amount is split into whole units and 1e-12 parts so that
@@ -25,12 +30,14 @@
     {%- set units = 'cast(floor(' ~ size ~ ') as decimal(38, 0))' -%}
     {%- set fraction = 'cast((' ~ size ~ ' - floor(' ~ size ~ ')) * 1000000000000 as decimal(38, 0))' -%}
     {%- set p = 'cast(' ~ part ~ ' as decimal(20, 0))' -%}
-    {%- set w = 'cast(' ~ whole ~ ' as decimal(20, 0))' -%}
+    {%- set w = 'cast(nullif(' ~ whole ~ ', 0) as decimal(20, 0))' -%}
     {%- set units_part = '(' ~ units ~ ' * ' ~ p ~ ')' -%}
     {%- set units_share = spark__floor_div(units_part, w) -%}
     {%- set carried = '((' ~ units_part ~ ' - ' ~ units_share ~ ' * ' ~ w ~ ') * 1000000000000 + ' ~ fraction ~ ' * ' ~ p ~ ')' -%}
-    (case when cast({{ amount }} as decimal(38, 12)) < 0 then -1 else 1 end
-        * cast({{ units_share }} + {{ spark__floor_div(carried, w) }} * cast(0.000000000001 as decimal(13, 12)) as decimal(38, 12)))
+    (case when ({{ whole }}) = 0 then cast(0 as decimal(38, 12)) else
+        case when cast({{ amount }} as decimal(38, 12)) < 0 then -1 else 1 end
+        * cast({{ units_share }} + {{ spark__floor_div(carried, w) }} * cast(0.000000000001 as decimal(13, 12)) as decimal(38, 12))
+    end)
 {%- endmacro %}
 
 {#- Amount for `tokens` at a price per 1M tokens, exact: multiplying by 0.000001 keeps a
