@@ -83,8 +83,9 @@ def test_a_formula_tenant_id_is_text_in_the_csv(hostile_warehouse: tuple[Path, P
     [["status"], ["report", "margin", "--month", "2026-10"], ["forecast"]],
 )
 def test_commands_print_ids_as_plain_text(
-    hostile_warehouse: tuple[Path, Path], command: list[str]
+    hostile_warehouse: tuple[Path, Path], command: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("COLUMNS", "2000")  # no cell wrapped: each id whole on its line
     _, db = hostile_warehouse
     done = run(*command, "--db", db)
     assert done.exit_code == 0, done.output
