@@ -24,8 +24,9 @@
                 {%- set relation = adapter.get_relation(
                     database=node.database, schema=node.schema, identifier=node.alias) -%}
                 {%- if relation is not none -%}
-                    {%- do run_query("insert overwrite directory '" ~ folder ~ '/' ~ node.name
-                        ~ "' using parquet select * from " ~ relation) -%}
+                    {%- do run_query('insert overwrite directory '
+                        ~ spark_string(folder ~ '/' ~ node.name)
+                        ~ ' using parquet select * from ' ~ relation) -%}
                 {%- endif -%}
             {%- endfor -%}
         {%- endif -%}

@@ -20,6 +20,12 @@ from typing import Literal
 import duckdb
 
 from meterhouse.errors import MeterhouseError
+from meterhouse.warehouse.sql_text import (
+    duckdb_file,
+    duckdb_identifier,
+    is_plain_identifier,
+    sql_string,
+)
 
 Target = Literal["duckdb", "spark"]
 TARGET_ENV = "METERHOUSE_TARGET"  # profiles.yml's target
@@ -33,7 +39,8 @@ def spark_dir(db: Path) -> Path:
 
 def export_raw_layer(con: duckdb.DuckDBPyConnection, folder: Path) -> None:
     """Write every raw table to `folder`/<table>/part-0.parquet, replacing what was there
-    (a table at a time: written aside, then swapped in)."""
+    (a table at a time: written aside, then swapped in). A table's name becomes a folder and
+    an identifier on Spark: a raw table whose name is not a plain identifier is refused."""
     folder.mkdir(parents=True, exist_ok=True)
     tables = [
         name
@@ -43,15 +50,29 @@ def export_raw_layer(con: duckdb.DuckDBPyConnection, folder: Path) -> None:
         ).fetchall()
     ]
     for name in tables:
+        if not is_plain_identifier(name):
+            raise MeterhouseError(
+                f"the warehouse has a raw table named {name!r}: a raw table's name must be "
+                "letters, digits and underscores to be exported for Spark. Rename or drop it."
+            )
         staged = folder / f".{name}.staged"
         shutil.rmtree(staged, ignore_errors=True)
         staged.mkdir()
-        con.execute(
-            f"copy raw.{name} to '{staged / 'part-0.parquet'}' (format parquet, compression zstd)"
+        con.execute(  # COPY ... TO binds its file name
+            f"copy raw.{duckdb_identifier(name)} to ? (format parquet, compression zstd)",
+            [str((staged / "part-0.parquet").absolute())],
         )
         final = folder / name
         shutil.rmtree(final, ignore_errors=True)
         staged.rename(final)
+
+
+def _parquet_files(table: Path) -> list[Path]:
+    """The data files of a Parquet folder written by the export or by Spark (Hadoop's hidden
+    files, `.` and `_`, are not data)."""
+    return sorted(
+        p for p in table.glob("*.parquet") if p.is_file() and not p.name.startswith((".", "_"))
+    )
 
 
 @contextmanager
@@ -70,12 +91,17 @@ def spark_marts(db: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     try:
         con.execute("set TimeZone = 'UTC'; create schema raw")
         for schema, tables in (("raw", folder / "raw"), ("main", marts)):
+            if not tables.is_dir():
+                continue
             for table in sorted(p for p in tables.iterdir() if p.is_dir()):
-                if table.name.startswith(".") or not any(table.glob("*.parquet")):
+                # only the folders the export and publish_marts write: a table or mart name
+                if not is_plain_identifier(table.name) or not (files := _parquet_files(table)):
                     continue
+                # DuckDB binds no parameter in a create view: the file names as literals
+                listed = ", ".join(sql_string(duckdb_file(f)) for f in files)
                 con.execute(
-                    f"create view {schema}.{table.name} as "
-                    f"select * from read_parquet('{table}/*.parquet')"
+                    f"create view {schema}.{duckdb_identifier(table.name)} as "
+                    f"select * from read_parquet([{listed}])"
                 )
         yield con
     finally:
