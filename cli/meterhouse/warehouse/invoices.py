@@ -21,6 +21,7 @@ from meterhouse.core.invoices import documents
 from meterhouse.errors import MeterhouseError
 from meterhouse.schemas.invoices import DOCUMENTS_OUT, INVOICES_IN, LINES_IN, split_valid
 from meterhouse.warehouse.db import require_built, writing
+from meterhouse.warehouse.holds import marts_behind_loads
 
 
 @dataclass(frozen=True)
@@ -149,11 +150,8 @@ def issue_month(
             f"{month:%Y-%m} is not over yet: issue it from the first day of the next month (UTC)."
         )
     found = read_month(con, month, tenants, allow_unpriced)
-    [(loaded, built)] = con.execute(
-        "select (select max(file_id) from raw.usage_events), "
-        "(select max(last_file_id) from main.fct_usage_daily)"
-    ).fetchall()
-    if loaded is not None and (built is None or loaded > built):
+    [(built,)] = con.execute("select max(last_file_id) from main.fct_usage_daily").fetchall()
+    if marts_behind_loads(con):
         raise MeterhouseError(
             "events were loaded after the marts were last built: run 'meterhouse build' (or the "
             "nightly job) first, so the invoices include them. Nothing was issued."
