@@ -31,13 +31,18 @@ def resolve_db(db: Path | None) -> Path:
 # DuckDB's words when another process holds the file (and only then).
 _LOCKED = ("could not set lock on file", "conflicting lock is held")
 # DuckDB's words for a damaged file, at open or at any later read.
-DAMAGED = ("checksum", "corrupt database", "invalid block", "failed to read")
+DAMAGED = ("computed checksum", "corrupt database", "invalid block")
 
 
 def describe_duckdb_error(db: Path | None, exc: Exception) -> str | None:
     """A one-line message for a DuckDB error a user can act on (the file in use by another
     process, damaged, or the disk full), or None for anything else (a bug)."""
-    text, name = str(exc), f"the warehouse {db}" if db else "a warehouse file"
+    return describe_duckdb_text(db, str(exc) or type(exc).__name__)
+
+
+def describe_duckdb_text(db: Path | None, text: str) -> str | None:
+    """`describe_duckdb_error` for DuckDB's words found in text (e.g. dbt's log)."""
+    name = f"the warehouse {db}" if db else "a warehouse file"
     lower = text.lower()
     if any(words in lower for words in _LOCKED):
         pid = re.search(r"\(PID \d+\)", text)
@@ -47,7 +52,7 @@ def describe_duckdb_error(db: Path | None, exc: Exception) -> str | None:
             "command: they wait for each other). Stop it or wait for it, then run this again."
         )
     if any(words in lower for words in DAMAGED):
-        first = text.splitlines()[0] if text else type(exc).__name__
+        first = next(line for line in text.splitlines() if any(w in line.lower() for w in DAMAGED))
         return (
             f"{name} is damaged ({first}). Restore it from a backup (or rebuild it "
             "by loading the exports again into a new file); nothing more was written to it."

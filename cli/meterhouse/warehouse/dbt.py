@@ -27,7 +27,7 @@ from pathlib import Path
 from meterhouse.errors import MeterhouseError
 from meterhouse.paths import project_dir
 from meterhouse.schemas.contracts import check_contract_folder
-from meterhouse.warehouse.db import DB_ENV, connect
+from meterhouse.warehouse.db import DB_ENV, connect, describe_duckdb_text
 from meterhouse.warehouse.lock import dbt_dir, warehouse_lock
 from meterhouse.warehouse.spark import (
     SPARK_DIR_ENV,
@@ -143,6 +143,9 @@ def run_dbt(
         sys.stdout.flush()
         done = subprocess.run(args, env=env, cwd=folder, check=False, preexec_fn=_die_with_parent)
     found = failures(own / "target")
+    fault = _fault(db, own) if done.returncode != 0 else None
+    if fault is not None:  # the warehouse in use, damaged or its disk full: not a model's fault
+        raise MeterhouseError(f"dbt {command} stopped: {fault}")
     if done.returncode != 0 and check:
         raise MeterhouseError(
             f"dbt {command} failed (exit {done.returncode}): {node_names(found.failed)}. The "
@@ -180,6 +183,25 @@ def failures(target: Path) -> DbtRun:
             todo.extend(parents.get(node, []))
     billing = [n for n in failed if n in upstream or set(parents.get(n, [])) & upstream]
     return DbtRun(0, failed, billing)
+
+
+def _fault(db: Path, own: Path) -> str | None:
+    """What stopped a failed dbt run, when it is the warehouse file and not a model: DuckDB's
+    words in the run results or at the end of dbt's log."""
+    texts = []
+    results = own / "target" / "run_results.json"
+    if results.is_file():
+        texts += [str(r.get("message") or "") for r in json.loads(results.read_text())["results"]]
+    log = own / "logs" / "dbt.log"
+    if log.is_file():
+        with log.open("rb") as handle:
+            handle.seek(max(0, log.stat().st_size - 20_000))
+            texts.append(handle.read().decode("utf-8", "replace"))
+    for text in texts:
+        message = describe_duckdb_text(db, text)
+        if message is not None:
+            return message
+    return None
 
 
 def node_names(nodes: list[str]) -> str:

@@ -8,6 +8,8 @@ from decimal import Decimal
 
 import duckdb
 
+from meterhouse.warehouse.sql_text import duckdb_identifier
+
 
 @dataclass(frozen=True)
 class Summary:
@@ -55,7 +57,13 @@ def summarize(con: duckdb.DuckDBPyConnection) -> Summary:
         "where table_schema <> 'raw' order by all"
     ).fetchall()
     relations = [  # the marts users query; seeds and intermediates stay out of the summary
-        (schema, table, con.execute(f'select count(*) from "{schema}"."{table}"').fetchall()[0][0])
+        (
+            schema,
+            table,
+            con.execute(
+                f"select count(*) from {duckdb_identifier(schema)}.{duckdb_identifier(table)}"
+            ).fetchall()[0][0],
+        )
         for schema, table in tables
         if table.startswith(("fct_", "dim_"))
     ]
