@@ -6,15 +6,18 @@ from __future__ import annotations
 import errno
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import duckdb
 import pytest
 from typer.testing import Result
 
+from meterhouse.paths import project_dir
 from tests.conftest import event_rows, run
 
 pytestmark = pytest.mark.slow
@@ -183,3 +186,49 @@ def test_a_damaged_warehouse_is_named_in_every_command(
     args = [a.replace("{tmp}", str(tmp_path)) for a in command]
     done = run(*args, "--db", copy)
     _one_error_line(done, "damaged")
+
+
+def test_a_lock_taken_while_dbt_starts_ends_in_one_line(built: Path, tmp_path: Path) -> None:
+    """Another program opens the warehouse between meterhouse's check and dbt's own open (dbt
+    parses the project first): the build ends in one line naming the holder."""
+    log = (tmp_path / "build.log").open("w")
+    build = subprocess.Popen([MEANS, "build", "--db", built], stdout=log,
+                             stderr=subprocess.PIPE, text=True)  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not _dbt_children(build.pid) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    holder = duckdb.connect(str(built))  # this test process is the other program
+    try:
+        _, stderr = build.communicate(timeout=300)
+    finally:
+        holder.close()
+    log.close()
+    assert build.returncode == 2, (tmp_path / "build.log").read_text() + stderr
+    last = stderr.strip().splitlines()[-1]
+    assert last.startswith("error: dbt build stopped: the warehouse"), stderr
+    assert f"in use by another process (PID {os.getpid()})" in last
+
+
+def _dbt_children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    children = [int(c) for c in path.read_text().split()] if path.exists() else []
+    return [c for c in children if "dbt" in Path(f"/proc/{c}/cmdline").read_text(errors="replace")]
+
+
+def test_a_checkout_whose_path_holds_a_quote_builds(tmp_path: Path) -> None:
+    """dbt-duckdb loads seeds from a path literal: the checkout's own path never reaches it."""
+    checkout = tmp_path / "it's the checkout"
+    source = project_dir()
+    checkout.mkdir()
+    for name in ("dbt_project.yml", "profiles.yml"):
+        shutil.copy(source / name, checkout / name)
+    for name in ("models", "macros", "seeds", "analyses", "tests"):
+        shutil.copytree(source / name, checkout / name, ignore=shutil.ignore_patterns("*.py"))
+    (tmp_path / "exports").mkdir()
+    event_rows(20).write_parquet(tmp_path / "exports" / "day.parquet")
+    db = tmp_path / "warehouse.duckdb"
+    env = {**os.environ, "METERHOUSE_PROJECT_DIR": str(checkout)}
+    done = subprocess.run([MEANS, "nightly", "--events", tmp_path / "exports", "--db", db],
+                          capture_output=True, text=True, env=env, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr
+    assert (db.parent / "warehouse.dbt" / "project" / "models").resolve() == checkout / "models"
