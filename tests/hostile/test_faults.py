@@ -232,3 +232,28 @@ def test_a_checkout_whose_path_holds_a_quote_builds(tmp_path: Path) -> None:
                           capture_output=True, text=True, env=env, check=False)  # fmt: skip
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr
     assert (db.parent / "warehouse.dbt" / "project" / "models").resolve() == checkout / "models"
+
+
+def test_ingest_on_a_full_disk_ends_in_one_line_and_keeps_the_warehouse(tmp_path: Path) -> None:
+    folder = tmp_path / "small"
+    folder.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(folder)],
+                             capture_output=True, check=False)  # fmt: skip
+    if mounted.returncode != 0:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI runs as root and must be able to mount a tmpfs: {mounted.stderr!r}")
+        pytest.skip("mounting a tmpfs needs root")
+    try:
+        exports = tmp_path / "exports"
+        exports.mkdir()
+        event_rows(300).write_parquet(exports / "small.parquet")
+        big = event_rows(400_000, prefix="big", tenant_id=[f"tn_{i}" for i in range(400_000)])
+        db = folder / "warehouse.duckdb"
+        assert run("ingest", exports / "small.parquet", "--db", db).exit_code == 0
+        big.write_parquet(exports / "big.parquet")
+        done = run("ingest", exports / "big.parquet", "--db", db)
+        _one_error_line(done, "no space left")
+        with duckdb.connect(str(db), read_only=True) as con:  # the first load is whole
+            assert con.execute("select count(*) from raw.usage_events").fetchone() == (300,)
+    finally:
+        subprocess.run(["umount", str(folder)], check=True)
