@@ -1,9 +1,10 @@
--- One row per model name seen in the events: the price-book model it resolves to and the
+-- One row per model name seen in the stored events (held ones included, so a hold or a
+-- release changes no other event's resolution): the price-book model it resolves to and the
 -- rule that matched (null model_id: unresolved, so its usage is unpriced, never $0).
 {%- set rules = ['case', 'provider_prefix', 'region_prefix', 'version_suffix', 'date_suffix'] %}
 {%- set first_party = 'openai|anthropic|gemini|mistral|deepseek|xai|cohere|groq' %}
 with names as (
-    select distinct model_name from {{ ref('stg_meterhouse__usage_events') }}
+    select distinct model_name from {{ ref('stg_meterhouse__usage_events_stored') }}
 ),
 
 models as (

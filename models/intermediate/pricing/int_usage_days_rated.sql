@@ -36,10 +36,12 @@ days_to_rate as (
     {%- endif %}
 ),
 
+-- the events in the marts: held ones are left out
 priced as (
     select * from {{ ref('int_usage_events_priced') }}
+    where not is_held
     {%- if is_incremental() %}
-    where usage_date in (select usage_date from days_to_rate)
+        and usage_date in (select usage_date from days_to_rate)
     {%- endif %}
 ),
 

@@ -1,11 +1,13 @@
-{{ config(materialized='view') }}  -- 10M+ rows: read once, by int_usage_priced_daily
--- One row per loaded event, with the price in force at event_at for each token class
+{{ config(materialized='view') }}  -- 10M+ rows: read once, by int_usage_days_rated
+-- One row per stored event, held ones included (is_held: int_usage_days_rated leaves them
+-- out; fct_invoice_line_requests traces what issued invoices billed), with the price in force
+-- at event_at for each token class
 -- (int_price_choices has already applied the tier and context fallbacks) and its vendor
 -- cost. Class fallbacks (docs/pricing.md): cache read and cache write pay the input price,
 -- reasoning the output price, when the model has no price of their own. No input or output
 -- price: the event is unpriced (api_cost_usd null, never 0).
 with events as (
-    select * from {{ ref('stg_meterhouse__usage_events') }}
+    select * from {{ ref('stg_meterhouse__usage_events_stored') }}
 ),
 
 resolved as (

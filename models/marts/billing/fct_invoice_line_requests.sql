@@ -2,15 +2,20 @@
 -- grain: one row per invoice_id, line_number and request_id
 -- The requests behind each usage line, and behind each correction of a usage line, with the
 -- tokens of the line's class: `meterhouse invoice explain` lists them, and their tokens sum to
--- the line's quantity. A request belongs to a line when it has the line's tenant, month,
--- model, token class and sell price, and was loaded in the line's window of files:
+-- the line's quantity. A request counts on an invoice when it has the line's tenant, month,
+-- model, token class and sell price, was loaded by the invoice's issue (file_id up to its
+-- through_file_id; every file, on a draft) and was not held out of the marts at that time
+-- (`meterhouse quarantine`, raw.event_holds; on a draft: not held now):
 --   - a usage line of an issued invoice: the sell prices it was issued with
---     (raw.issued_sell_prices) and the files up to its through_file_id;
---   - a usage line of a draft: today's sell prices (int_sell_prices) and every file;
---   - a correction: today's sell prices and the files after the last issue that covered its
---     month, up to its own invoice's issue (every later file, on a draft). This is exact for
---     corrections made by late events; one made by a retroactive contract edit is not (the
---     warning test assert_line_requests_sum_to_correction_lines says so).
+--     (raw.issued_sell_prices) and the requests that counted at its issue;
+--   - a usage line of a draft: today's sell prices (int_sell_prices) and the requests that
+--     count now;
+--   - a correction: today's sell prices, and the requests that count at its own invoice's
+--     issue (now, on a draft) but did not at the last issue that covered its month (late
+--     events, released ones: their tokens), or the other way round (events held since: their
+--     tokens, negative). This is exact for corrections made by late, held and released
+--     events; one made by a retroactive contract edit is not (the warning test
+--     assert_line_requests_sum_to_correction_lines says so).
 with lines as (
     select * from {{ ref('fct_invoice_lines') }}
     where coalesce(corrected_line_type, line_type) = 'usage'
@@ -20,18 +25,25 @@ issued as (
     select * from {{ source('meterhouse', 'issued_invoices') }}
 ),
 
+holds as (
+    select request_id, held_at, released_at from {{ ref('stg_meterhouse__event_holds') }}
+),
+
 -- each issue that covered an invoice's month: the invoice itself, and every issued invoice
 -- carrying corrections of it
 coverage as (
-    select invoice_id as covered_invoice_id, invoice_month as issued_month, through_file_id
+    select invoice_id as covered_invoice_id, invoice_month as issued_month, through_file_id, issued_at
     from issued
     union all
-    select distinct issued_lines.corrects_invoice_id, issued.invoice_month, issued.through_file_id
+    select distinct issued_lines.corrects_invoice_id, issued.invoice_month, issued.through_file_id,
+        issued.issued_at
     from {{ source('meterhouse', 'issued_invoice_lines') }} as issued_lines
     inner join issued on issued.invoice_id = issued_lines.invoice_id
     where issued_lines.corrects_invoice_id is not null
 ),
 
+-- per line: the last covering issue before it (after_file_id, covered_at; none for a usage
+-- line) and its own invoice's issue (through_file_id, own_issued_at; null on a draft)
 windows as (
     select
         lines.invoice_id,
@@ -44,7 +56,9 @@ windows as (
         lines.token_class,
         lines.unit_price_per_1m_tokens,
         coalesce(max(coverage.through_file_id), 0) as after_file_id,
-        max(own.through_file_id) as through_file_id
+        max(coverage.issued_at) as covered_at,
+        max(own.through_file_id) as through_file_id,
+        max(own.issued_at) as own_issued_at
     from lines
     left join issued as own on own.invoice_id = lines.invoice_id
     left join issued as corrected on corrected.invoice_id = lines.corrects_invoice_id
@@ -54,6 +68,7 @@ windows as (
     group by all
 ),
 
+-- every stored event, held ones included: an issued invoice billed some that are held now
 events as (
     select * from {{ ref('int_usage_events_priced') }}
     where is_priced
@@ -86,15 +101,19 @@ billed as (
     where sell_prices.is_billable
 ),
 
-final as (
+-- the requests of each line's key loaded by its own invoice's issue
+candidates as (
     select
         windows.invoice_id,
         windows.line_number,
         windows.tenant_id,
+        windows.after_file_id,
+        windows.covered_at,
+        windows.own_issued_at,
         billed.request_id,
         billed.event_at,
         billed.file_id,
-        cast(billed.quantity_tokens as bigint) as quantity_tokens
+        billed.quantity_tokens
     from windows
     inner join billed
         on billed.tenant_id = windows.tenant_id
@@ -103,8 +122,61 @@ final as (
         and billed.token_class = windows.token_class
         and billed.unit_price_per_1m_tokens = windows.unit_price_per_1m_tokens
         and billed.priced_by_invoice_id is not distinct from windows.priced_by_invoice_id
-        and billed.file_id > windows.after_file_id
         and (windows.through_file_id is null or billed.file_id <= windows.through_file_id)
+),
+
+-- whether a request was held at its line's own issue and at the covering issue (only
+-- requests that were ever held have a row)
+held_at_issues as (
+    select
+        candidates.invoice_id,
+        candidates.line_number,
+        candidates.request_id,
+        max(case
+            when candidates.own_issued_at is null then
+                case when holds.released_at is null then 1 else 0 end
+            when holds.held_at <= candidates.own_issued_at
+                and (holds.released_at is null or holds.released_at > candidates.own_issued_at)
+                then 1
+            else 0
+        end) as held_at_own,
+        max(case
+            when candidates.covered_at is not null
+                and holds.held_at <= candidates.covered_at
+                and (holds.released_at is null or holds.released_at > candidates.covered_at)
+                then 1
+            else 0
+        end) as held_at_covered
+    from candidates
+    inner join holds on holds.request_id = candidates.request_id
+    group by candidates.invoice_id, candidates.line_number, candidates.request_id
+),
+
+counted as (
+    select
+        candidates.*,
+        coalesce(held_at_issues.held_at_own, 0) = 0 as counts_now,
+        candidates.file_id <= candidates.after_file_id
+            and coalesce(held_at_issues.held_at_covered, 0) = 0 as counted_before
+    from candidates
+    left join held_at_issues
+        on held_at_issues.invoice_id = candidates.invoice_id
+        and held_at_issues.line_number = candidates.line_number
+        and held_at_issues.request_id = candidates.request_id
+),
+
+final as (
+    select
+        invoice_id,
+        line_number,
+        tenant_id,
+        request_id,
+        event_at,
+        file_id,
+        cast(case when counts_now then quantity_tokens else -quantity_tokens end as bigint)
+            as quantity_tokens
+    from counted
+    where counts_now <> counted_before
 )
 
 select * from final

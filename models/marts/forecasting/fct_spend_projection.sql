@@ -251,9 +251,10 @@ daily_spend as (
     select
         daily_tokens.tenant_id,
         daily_tokens.day,
-        -- an estimate, in DOUBLE on both engines (a DECIMAL quotient overflows on Spark)
-        sum(cast(daily_tokens.tokens * base_directions.base_amount as double) / base_directions.base_tokens)
-            as day_amount
+        -- an estimate, in DOUBLE on both engines (a DECIMAL quotient overflows on Spark, and
+        -- so does a DECIMAL(38, 18) product of a big tenant's tokens and amount on either)
+        sum(cast(daily_tokens.tokens as double) * cast(base_directions.base_amount as double)
+            / base_directions.base_tokens) as day_amount
     from daily_tokens
     inner join base_directions
         on base_directions.tenant_id = daily_tokens.tenant_id

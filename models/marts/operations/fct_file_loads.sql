@@ -7,11 +7,10 @@ with manifests as (
     select * from {{ ref('stg_meterhouse__load_manifests') }}
 ),
 
--- the stored rows, held ones included: the raw table itself (the staging model leaves the
--- held events out)
+-- every stored row, held events included
 stored as (
     select file_id, count(*) as loaded_in_warehouse_count
-    from {{ source('meterhouse', 'usage_events') }}
+    from {{ ref('stg_meterhouse__usage_events_stored') }}
     group by file_id
     union all
     select file_id, count(*)
@@ -19,6 +18,8 @@ stored as (
     group by file_id
 ),
 
+-- what the marts read, and the open holds on record: counted apart, so that
+-- loaded = in the marts + held checks the staging filter against the holds
 in_marts as (
     select file_id, count(*) as in_marts_count
     from {{ ref('stg_meterhouse__usage_events') }}

@@ -1,22 +1,9 @@
--- The loaded events the marts see: every row of raw.usage_events except those held out after
--- the fact (`meterhouse quarantine`, an open hold in raw.event_holds). A held event stays in the
--- raw table, unchanged, so a release brings it back exactly and a re-send of it is still a
--- duplicate; fct_file_loads accounts for it (loaded = in the marts + held).
-with source as (
-    select * from {{ source('meterhouse', 'usage_events') }}
-),
-
-held as (
-    select distinct request_id
-    from {{ ref('stg_meterhouse__event_holds') }}
-    where is_open
-),
-
-not_held as (
-    select source.*
-    from source
-    left join held on held.request_id = source.request_id
-    where held.request_id is null
+-- The loaded events the marts see: every stored event except those held out after the fact
+-- (`meterhouse quarantine`: an open hold in raw.event_holds; stg_meterhouse__usage_events_stored
+-- has them all). fct_file_loads accounts for the difference: loaded = in the marts + held.
+with stored as (
+    select * from {{ ref('stg_meterhouse__usage_events_stored') }}
+    where not is_held
 ),
 
 final as (
@@ -25,14 +12,14 @@ final as (
         event_at,
         usage_date,
         tenant_id,
-        model as model_name,
+        model_name,
         input_tokens,
         output_tokens,
         cache_read_tokens,
         cache_write_tokens,
         reasoning_tokens,
-        input_tokens - cache_read_tokens - cache_write_tokens as uncached_input_tokens,
-        output_tokens - reasoning_tokens as non_reasoning_output_tokens,
+        uncached_input_tokens,
+        non_reasoning_output_tokens,
         user_id,
         provider,
         region,
@@ -43,7 +30,7 @@ final as (
         gpu_id,
         trace_id,
         file_id
-    from not_held
+    from stored
 )
 
 select * from final

@@ -1,0 +1,47 @@
+-- Every stored event (raw.usage_events), held or not, with the token classes derived and
+-- is_held: an open hold (`meterhouse quarantine`, raw.event_holds) keeps it out of the marts.
+-- The rating and the marts read stg_meterhouse__usage_events (this without the held events);
+-- pricing reads this, so an issued invoice can still trace the events it billed that were
+-- held after it was issued (fct_invoice_line_requests). A held event stays in the raw table
+-- unchanged, so a release brings it back exactly and a re-send of it is still a duplicate.
+with source as (
+    select * from {{ source('meterhouse', 'usage_events') }}
+),
+
+held as (
+    select distinct request_id
+    from {{ ref('stg_meterhouse__event_holds') }}
+    where is_open
+),
+
+final as (
+    select
+        source.request_id,
+        source.event_at,
+        source.usage_date,
+        source.tenant_id,
+        source.model as model_name,
+        source.input_tokens,
+        source.output_tokens,
+        source.cache_read_tokens,
+        source.cache_write_tokens,
+        source.reasoning_tokens,
+        source.input_tokens - source.cache_read_tokens - source.cache_write_tokens
+            as uncached_input_tokens,
+        source.output_tokens - source.reasoning_tokens as non_reasoning_output_tokens,
+        source.user_id,
+        source.provider,
+        source.region,
+        source.service_tier,
+        source.status,
+        source.latency_ms,
+        source.first_token_latency_ms,
+        source.gpu_id,
+        source.trace_id,
+        source.file_id,
+        held.request_id is not null as is_held
+    from source
+    left join held on held.request_id = source.request_id
+)
+
+select * from final
