@@ -1,4 +1,5 @@
-"""The invoice documents' core: totals re-summed from the lines and checked against the marts."""
+"""The invoice documents' core: totals re-summed from the lines and checked against the marts;
+the PDF drawn from a document (names in any script: tests/hostile/test_pdf_names.py)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ from decimal import Decimal
 
 import pandera.errors
 import polars as pl
+import pypdf
 import pytest
 
 from meterhouse.core.invoices import csv_documents, csv_lines, documents
+from meterhouse.pdf import render_pdf
 from meterhouse.schemas.invoices import DOCUMENTS_OUT, INVOICES_IN, LINES_IN, MONEY, UNIT_PRICE
 
 SEPT = date(2026, 9, 1)
@@ -90,3 +93,39 @@ def test_csv_texts_are_what_a_csv_writer_writes_for_each_invoice() -> None:
     rows = list(csv.DictReader(io.StringIO(texts["INV-202609-a"])))
     assert [r["model_id"] for r in rows] == ["m1\nnew line", 'm2, "large"', ""]
     assert [r["amount"] for r in rows] == ["2.50", "0.01", "-1.00"]
+
+
+def pdf_lines(content: bytes) -> list[str]:
+    reader = pypdf.PdfReader(io.BytesIO(content))
+    return [line for page in reader.pages for line in page.extract_text().split("\n")]
+
+
+def test_the_pdf_shows_what_the_document_holds() -> None:
+    docs = DOCUMENTS_OUT.validate(documents(invoices().lazy(), lines().lazy(), "Issuer Ltd"))
+    text = pdf_lines(render_pdf(json.loads(docs["json"][0])))
+    for expected in [
+        "INVOICE", "From Issuer Ltd", "Bill to a", "Invoice number INV-202609-a",
+        "Period 2026-09-01 to 2026-09-30 (UTC)", "Currency EUR", "Status draft",
+        "Description Tokens Per 1M tokens (EUR) Amount", "m1",
+        "  Input (uncached) 2,000,000 1.25 2.50 EUR", "m2", "  Output 1,000 8.5 0.01 EUR",
+        "Prepaid credit applied -1.00 EUR", "Usage subtotal 2.51 EUR", "Total due 1.51 EUR",
+        "Page 1 of 1",
+    ]:  # fmt: skip
+        assert expected in text, (expected, text)
+    assert any(line.startswith("3 lines. Each line is rounded once") for line in text)
+
+
+def test_a_long_invoice_goes_on_over_pages_with_every_line() -> None:
+    many = pl.concat([lines().head(1)] * 120).with_columns(
+        pl.Series("line_number", range(1, 121)),
+        pl.Series("model_id", [f"model-{i:03d}" for i in range(120)]),
+    )
+    doc = json.loads(documents(invoices().lazy(), many.lazy(), "Issuer")["json"][0])
+    content = render_pdf(doc)
+    pages = len(pypdf.PdfReader(io.BytesIO(content)).pages)
+    text = pdf_lines(content)
+    assert pages >= 3
+    assert f"Page 1 of {pages}" in text
+    assert f"Page {pages} of {pages}" in text
+    assert all(f"model-{i:03d}" in text for i in range(120))
+    assert f"Total due {Decimal(doc['total']):,.2f} EUR" in text
