@@ -22,7 +22,6 @@ import polars as pl
 import pytest
 
 from meterhouse.errors import MeterhouseError
-from meterhouse.paths import project_dir
 from meterhouse.warehouse.db import connect
 from meterhouse.warehouse.spark import export_raw_layer, spark_dir, spark_marts
 from meterhouse.warehouse.sql_text import (
@@ -286,23 +285,8 @@ def test_spark_reads_spark_string_and_spark_identifier_back_as_given(spark_sessi
             assert spark_session.sql(f"select 1 as {identifier}").columns == [value]
 
 
-# profiles.yml puts the Spark folder unquoted into the JVM's options (split at a space) and
-# into Derby's JDBC URL (split at ";"): until it quotes it, this build cannot start its Spark
-# session. Not this module's file; the test runs, and must pass, as soon as the profile
-# changes.
-_PROFILE_SPLITS_THE_FOLDER = (
-    "-Dderby.system.home={{ env_var(" in (project_dir() / "profiles.yml").read_text()
-)
-
-
 @pytest.mark.spark
 @pytest.mark.slow
-@pytest.mark.xfail(
-    _PROFILE_SPLITS_THE_FOLDER,
-    reason="profiles.yml passes the Spark folder unquoted to spark.driver.extraJavaOptions and "
-    "to Derby's URL: a space or ';' in it stops the Spark session",
-    strict=True,
-)
 def test_a_spark_build_in_a_hostile_folder(
     tmp_path: Path, write: Callable[[str, pl.DataFrame], Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
