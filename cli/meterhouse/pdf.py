@@ -32,9 +32,9 @@ from fontTools.fontBuilder import FontBuilder  # type: ignore[import-untyped]
 from fontTools.pens.ttGlyphPen import TTGlyphPen  # type: ignore[import-untyped]
 from fpdf import FPDF
 from fpdf.bidi import BidiParagraph, auto_detect_base_direction
-from fpdf.drawing import BoundingBox, GraphicsContext, PaintedPath, Renderable
-from fpdf.drawing_primitives import Point, Transform
-from fpdf.enums import MethodReturnValue, PathPaintRule, TextMode
+from fpdf.drawing import BoundingBox, GraphicsContext, Renderable
+from fpdf.drawing_primitives import Point
+from fpdf.enums import MethodReturnValue, TextMode
 from fpdf.fonts import TTFFont
 
 from meterhouse.errors import MeterhouseError
@@ -67,7 +67,7 @@ _BASE_RANGES = ((0x20, 0x7E), (0xA0, 0x17F), (0x2010, 0x2027), (0x2030, 0x203A),
 # Tables that fpdf2 does not use when it sets text without shaping: dropping them from the
 # embedded copies makes fpdf2's per-PDF subsetting several times faster.
 _UNUSED_TABLES = ("GSUB", "GPOS", "GDEF", "JSTF", "BASE", "STAT", "DSIG")
-_BOLD_STROKE = 0.06  # of the font size: bold is the regular outline filled and stroked (0011)
+_BOLD_STROKE = 0.025  # em: bold is the regular outline, filled and stroked that wide (0011)
 _RTL_CLASSES = ("R", "AL", "AN", "RLE", "RLO", "RLI")
 _SHAPED = ("Mn", "Mc", "Me", "Cf")  # marks, and the joiners (the only format characters kept)
 _JOINERS = "\u200c\u200d"  # zero-width non-joiner and joiner: they change how a name looks
@@ -129,7 +129,7 @@ class _Library:
         self.covered = frozenset().union(*(font.codepoints for font in fonts))
         self._folder: Path | None = None
         self._base_file: Path | None = None
-        self._outlines: dict[tuple[str, int], list[_Segment]] = {}
+        self._outlines: dict[tuple[str, int], str] = {}
 
     def _write(self, name: str, content: bytes) -> Path:
         if self._folder is None:
@@ -189,13 +189,14 @@ class _Library:
         builder.save(content)
         return self._write(_TEXT_FONT, content.getvalue())
 
-    def outline(self, font: _Font, glyph: int) -> list[_Segment]:
-        """The outline of glyph `glyph` of `font` in font units (none for a space)."""
+    def outline(self, font: _Font, glyph: int) -> str:
+        """Glyph `glyph` of `font` as path operators in thousandths of an em ("" for a
+        glyph without an outline, such as a space)."""
         key = (font.name, glyph)
         if key not in self._outlines:
-            pen = _Pen()
+            pen = _Pen(1000 / self.upem(font))
             self._shapers[font.name][0].draw_glyph_with_pen(glyph, pen)
-            self._outlines[key] = pen.segments
+            self._outlines[key] = " ".join(pen.operators)
         return self._outlines[key]
 
     def upem(self, font: _Font) -> int:
@@ -302,7 +303,8 @@ def _add_fonts(pdf: FPDF, texts: list[str]) -> list[Path]:
 def _weight(pdf: FPDF, bold: bool) -> Any:
     if not bold:
         return nullcontext()
-    stroke = _BOLD_STROKE * pdf.font_size
+    # fpdf2 writes a text's line width into its text object as is, so in points (2.8.9)
+    stroke = _BOLD_STROKE * pdf.font_size_pt
     return pdf.local_context(text_mode=TextMode.FILL_STROKE, line_width=stroke)
 
 
@@ -326,43 +328,45 @@ def _put(pdf: FPDF, x: float, y: float, width: float, text: str, align: str = "L
             pdf.cell(width, height, text, align=align)
 
 
-_Segment = tuple[str, tuple[float, ...]]  # a path operator and its coordinates
-
-
 class _Pen:
-    """Collects HarfBuzz's pen calls for one glyph as PDF path operators with coordinates
-    in font units (a quadratic curve as the cubic curve it equals)."""
+    """Writes HarfBuzz's pen calls for one glyph as PDF path operators, in thousandths of an
+    em (whole numbers), a quadratic curve as the cubic curve it equals."""
 
-    def __init__(self) -> None:
-        self.segments: list[_Segment] = []
+    def __init__(self, scale: float) -> None:
+        self.scale = scale  # thousandths of an em per font unit
+        self.operators: list[str] = []
         self.last = (0.0, 0.0)
 
+    def _add(self, operator: str, *points: tuple[float, float]) -> None:
+        numbers = (str(round(value * self.scale)) for point in points for value in point)
+        self.operators.append(" ".join((*numbers, operator)))
+        self.last = points[-1] if points else self.last
+
     def moveTo(self, point: tuple[float, float]) -> None:
-        self.segments.append(("m", point))
-        self.last = point
+        self._add("m", point)
 
     def lineTo(self, point: tuple[float, float]) -> None:
-        self.segments.append(("l", point))
-        self.last = point
+        self._add("l", point)
 
     def qCurveTo(self, control: tuple[float, float], point: tuple[float, float]) -> None:
         (x0, y0), (qx, qy), (x, y) = self.last, control, point
         first = (x0 + 2 * (qx - x0) / 3, y0 + 2 * (qy - y0) / 3)
-        self.curveTo(first, (x + 2 * (qx - x) / 3, y + 2 * (qy - y) / 3), point)
+        self._add("c", first, (x + 2 * (qx - x) / 3, y + 2 * (qy - y) / 3), point)
 
     def curveTo(self, c1: tuple[float, float], c2: tuple[float, float],
                 point: tuple[float, float]) -> None:  # fmt: skip
-        self.segments.append(("c", (*c1, *c2, *point)))
-        self.last = point
+        self._add("c", c1, c2, point)
 
     def closePath(self) -> None:
-        self.segments.append(("h", ()))
+        self._add("h")
 
 
 class _Outline:
-    """The outlines of a line of shaped glyphs as one fpdf2 path element (drawing.Renderable):
-    operators in thousandths of an em, which the path's transform places and scales. (A
-    path, or an element, per curve or glyph costs fpdf2 tens of milliseconds per name.)"""
+    """The glyphs of a line of shaped text as one fpdf2 path element (drawing.Renderable):
+    each glyph's operators made once per process, painted in a `q ... cm ... Q` of its own
+    at its place (the path's transform scales thousandths of an em to the page). A path or
+    an element per curve or glyph costs fpdf2 tens of milliseconds per name; the same
+    operators for each use of a glyph also compress well."""
 
     def __init__(self, operators: str) -> None:
         self.operators = operators
@@ -418,18 +422,17 @@ def _put_shaped(pdf: FPDF, width: float, height: float, text: str, align: str, b
     library = _library()
     size = pdf.font_size
     visual, runs = _visual_runs(text)
+    paint = "B" if bold else "f"  # fill, or fill and stroke, nonzero winding
     operators = []
     advance = 0.0  # in thousandths of an em, as the outlines
     for run, rtl, font in runs:
         scale = 1000 / library.upem(font)
         infos, positions = library.shape(font, run, rtl)
         for info, position in zip(infos, positions, strict=True):
-            x, y = advance + position.x_offset * scale, position.y_offset * scale
-            for operator, points in library.outline(font, info.codepoint):
-                numbers = (
-                    round(value * scale + (y if i % 2 else x)) for i, value in enumerate(points)
-                )
-                operators.append(" ".join((*map(str, numbers), operator)))
+            outline = library.outline(font, info.codepoint)
+            if outline:
+                x, y = advance + position.x_offset * scale, position.y_offset * scale
+                operators.append(f"q 1 0 0 1 {x:.0f} {y:.0f} cm {outline} {paint} Q")
             advance += position.x_advance * scale
     em = size / 1000  # mm per unit
     room = width - 2 * pdf.c_margin
@@ -439,17 +442,15 @@ def _put_shaped(pdf: FPDF, width: float, height: float, text: str, align: str, b
     baseline = pdf.y + height / 2 + 0.3 * size  # where fpdf2's cell() puts it
     top = pdf.y
     if operators:
-        path = PaintedPath()
-        path.style.paint_rule = (
-            PathPaintRule.STROKE_FILL_NONZERO if bold else PathPaintRule.FILL_NONZERO
-        )
+        # A group, not a path: each glyph's operators are the whole path object they paint
+        # (fpdf2 starts a path before a path's elements and paints it after them). The
+        # scale is ours, with six decimals: fpdf2 writes a transform with four.
+        group = GraphicsContext()
         if bold:
-            path.style.stroke_width = _BOLD_STROKE * 1000  # in thousandths of an em
-        path.transform = Transform.scaling(em * squeeze, -em).translate(left, baseline)
-        path.add_path_element(_Outline("\n".join(operators)), clone=False)
-        context = GraphicsContext()
-        context.add_item(path, clone=False)
-        pdf.draw_path(context, copy=False)
+            group.style.stroke_width = _BOLD_STROKE * 1000  # in thousandths of an em
+        place = f"q {em * squeeze:.6f} 0 0 {-em:.6f} {left:.4f} {baseline:.4f} cm"
+        group.add_item(_Outline("\n".join([place, *operators, "Q"])), clone=False)
+        pdf.draw_path(group, copy=False)
     # Each run of one direction in a text object of its own, in the document's text font
     # (_add_text_font): extractors read a right-to-left run back into logical order only
     # within one text operator, and a change of font would start another.
