@@ -266,15 +266,17 @@ def money(amount: str, currency: str) -> str:
 
 
 def _add_fonts(pdf: FPDF, texts: list[str]) -> list[Path]:
-    """Embed the base font; for the characters of `texts` it lacks, a subset of each font
-    that is the first to have some (as fallbacks); and if any text is shaped, a text font for
-    all of them. Returns the files made for this document, for the caller to remove."""
+    """Embed the base font; for the characters of unshaped `texts` it lacks, a subset of each
+    font that is the first to have some (as fallbacks); and if any text is shaped, a text font
+    for all of them. Returns the files made for this document, for the caller to remove."""
     library = _library()
     made = []
     if any(_needs_shaping(text) for text in texts):
         made.append(library.text_font({ord(c) for text in texts for c in text} | _ASCII))
         pdf.add_font(_TEXT_FONT, "", made[-1])
-    needed = {ord(c) for text in texts for c in text} - library.base.codepoints
+    # fpdf2 sets only text that is not shaped (shaped text is outlines over the text font)
+    plain = [text for text in texts if not _needs_shaping(text)]
+    needed = {ord(c) for text in plain for c in text} - library.base.codepoints
     # Noto Sans's other characters (Greek, Cyrillic, more Latin) join the base font, for this
     # document: one font and no fallback is what fpdf2 sets fastest.
     extra, needed = needed & library.fonts[0].codepoints, needed - library.fonts[0].codepoints
@@ -309,19 +311,60 @@ def _weight(pdf: FPDF, bold: bool) -> Any:
 
 
 def _lines(pdf: FPDF, text: str, width: float) -> list[str]:
-    """`text` broken into lines that fit `width` (between words, or inside a word longer
-    than a line): nothing is cut off."""
-    if pdf.get_string_width(text) <= width - 2 * pdf.c_margin:
+    """`text` broken into lines that fit `width`, between words or inside a word longer than
+    a line: nothing is cut off. Shaped text is measured as HarfBuzz shapes it."""
+    room = width - 2 * pdf.c_margin
+    if _needs_shaping(text):
+        return _shaped_lines(pdf, text, room)
+    if pdf.get_string_width(text) <= room:
         return [text]
     lines = pdf.multi_cell(width, _LINE, text, dry_run=True, output=MethodReturnValue.LINES)
     return cast(list[str], lines) or [text]
 
 
+def _shaped_lines(pdf: FPDF, text: str, room: float) -> list[str]:
+    def fits(part: str) -> bool:
+        return _shaped_width(pdf, part) <= room
+
+    if fits(text):
+        return [text]
+    lines: list[str] = []
+    line = ""
+    for word in text.split(" "):
+        if not line or not fits(f"{line} {word}"):
+            if line:
+                lines.append(line)
+            line = word
+            while len(line) > 1 and not fits(line):  # a word longer than a line
+                # the longest part that fits, cut before a character that is no mark or
+                # joiner and follows no joiner (never between a letter and its signs)
+                cuts = [i for i in range(1, len(line)) if _cuttable(line, i)] or [len(line)]
+                low, high = 0, len(cuts) - 1
+                while low < high:
+                    middle = (low + high + 1) // 2
+                    low, high = (middle, high) if fits(line[: cuts[middle]]) else (low, middle - 1)
+                lines.append(line[: cuts[low]])
+                line = line[cuts[low] :]
+        else:
+            line = f"{line} {word}"
+    return [*lines, line]
+
+
+def _cuttable(text: str, i: int) -> bool:
+    char = text[i]
+    return (
+        unicodedata.category(char)[0] != "M"
+        and char not in _JOINERS
+        and (text[i - 1] not in _JOINERS)
+    )
+
+
 def _put(pdf: FPDF, x: float, y: float, width: float, text: str, align: str = "L",
-         bold: bool = False, height: float = _LINE) -> None:  # fmt: skip
-    """One line of text in the box at (x, y)."""
+         bold: bool = False, height: float = _LINE,
+         shaped: bool | None = None) -> None:  # fmt: skip
+    """One line of text in the box at (x, y); each line of a shaped text is shaped."""
     pdf.set_xy(x, y)
-    if _needs_shaping(text):
+    if _needs_shaping(text) if shaped is None else shaped:
         _put_shaped(pdf, width, height, text, align, bold)
     else:
         with _weight(pdf, bold):
@@ -414,6 +457,15 @@ def _visual_runs(text: str) -> tuple[list[str], list[tuple[str, bool, _Font]]]:
     return ["".join(chars) for _, chars in levels], runs
 
 
+def _shaped_width(pdf: FPDF, text: str) -> float:
+    """The width of `text` as HarfBuzz shapes it (mm)."""
+    library, units = _library(), 0.0
+    for run, rtl, font in _visual_runs(text)[1]:
+        positions = library.shape(font, run, rtl)[1]
+        units += sum(position.x_advance for position in positions) * 1000 / library.upem(font)
+    return units * pdf.font_size / 1000
+
+
 def _put_shaped(pdf: FPDF, width: float, height: float, text: str, align: str, bold: bool) -> None:
     """Shaped text: the glyphs HarfBuzz places, drawn as outlines, under the same text
     written invisibly one glyph per character in display order. A reader sees correct
@@ -471,24 +523,25 @@ def _room(pdf: FPDF, height: float) -> None:
 
 def _field(pdf: FPDF, label: str, value: str) -> None:
     """A header line: its label, then its value over as many lines as it needs."""
-    width = pdf.epw - _LABEL
-    lines = _lines(pdf, _clean(value), width)
+    width, text = pdf.epw - _LABEL, _clean(value)
+    lines, shaped = _lines(pdf, text, width), _needs_shaping(text)
     _room(pdf, _LINE * len(lines))
     x, y = pdf.l_margin, pdf.get_y()
     _put(pdf, x, y, _LABEL, label)
     for i, line in enumerate(lines):
-        _put(pdf, x + _LABEL, y + i * _LINE, width, line)
+        _put(pdf, x + _LABEL, y + i * _LINE, width, line, shaped=shaped)
     pdf.set_xy(x, y + _LINE * len(lines))
 
 
 def _row(pdf: FPDF, cells: tuple[str, str, str, str], bold: bool = False) -> None:
     """A table row: the description wraps over as many lines as it needs."""
     pdf.set_font(_library().base.name, "", 9)
-    lines = _lines(pdf, _clean(cells[0]), _WIDTHS[0])
+    text = _clean(cells[0])
+    lines, shaped = _lines(pdf, text, _WIDTHS[0]), _needs_shaping(text)
     _room(pdf, _LINE * len(lines))
     x, y = pdf.l_margin, pdf.get_y()
     for i, line in enumerate(lines):
-        _put(pdf, x, y + i * _LINE, _WIDTHS[0], line, bold=bold)
+        _put(pdf, x, y + i * _LINE, _WIDTHS[0], line, bold=bold, shaped=shaped)
     left = x + _WIDTHS[0]
     for width, cell in zip(_WIDTHS[1:], cells[1:], strict=True):
         if cell:
