@@ -73,6 +73,9 @@ _SHAPED = ("Mn", "Mc", "Me", "Cf")  # marks, and the joiners (the only format ch
 _JOINERS = "\u200c\u200d"  # zero-width non-joiner and joiner: they change how a name looks
 _TEXT_FONT = "Text"  # the family of the invisible text under shaped outlines
 _ASCII = set(range(0x20, 0x7F))
+# The page count's placeholder, which fpdf2 replaces in all text: private-use characters,
+# which _clean never lets through, so that a tenant named "{nb}" is not printed as "1".
+_PAGES = "\ue000nb\ue000"
 
 
 @dataclass(frozen=True)
@@ -258,7 +261,7 @@ class _Invoice(FPDF):
     def footer(self) -> None:
         self.set_y(-12)
         self.set_font(_library().base.name, "", 8)
-        self.cell(0, 6, f"Page {self.page_no()} of {{nb}}", align="R")
+        self.cell(0, 6, f"Page {self.page_no()} of {_PAGES}", align="R")
 
 
 def money(amount: str, currency: str) -> str:
@@ -556,7 +559,7 @@ def render_pdf(doc: dict[str, Any]) -> bytes:
     made = _add_fonts(pdf, [_clean(v) for v in _strings(doc)])
     try:
         pdf.set_auto_page_break(auto=True, margin=18)
-        pdf.alias_nb_pages()
+        pdf.alias_nb_pages(_PAGES)
         pdf.add_page()
         _draw(pdf, doc)
         return bytes(pdf.output())

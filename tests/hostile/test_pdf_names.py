@@ -114,6 +114,12 @@ def test_two_long_names_that_differ_at_the_end_print_differently() -> None:
     assert second in texts[1]
 
 
+def test_a_name_that_looks_like_the_page_count_placeholder_is_printed_as_it_is() -> None:
+    lines = text_lines(render_pdf(document("{nb}", models=("{nb}",))))
+    assert "Bill to {nb}" in lines
+    assert "Page 1 of 1" in lines
+
+
 def test_every_control_character_renders() -> None:
     name = "".join(map(chr, range(32))) + "\x7f" + "".join(map(chr, range(0x80, 0xA0)))
     text = "".join(text_lines(render_pdf(document(name, models=(name,)))))
