@@ -46,3 +46,36 @@ def test_late_event_is_rated_and_full_refresh_agrees(
 
     assert run("build", "--db", db, "--full-refresh").exit_code == 0
     assert query(db, DAILY) == incremental
+
+
+@pytest.mark.slow
+def test_a_hold_that_empties_a_day_removes_it_and_a_release_restores_it(
+    db: Path, write: Write
+) -> None:
+    """A change without a new file (a hold, a release) re-rates its day through
+    raw.changed_days, even when the day is left with no event at all."""
+    night = pl.concat([
+        event_rows(5, "a-"),  # 1 October
+        event_rows(1, "only-", event_at=[datetime(2026, 10, 2, 9, tzinfo=UTC)], tenant_id=["tn_b"]),
+    ])  # fmt: skip
+    assert run("ingest", write("night.parquet", night), "--db", db).exit_code == 0
+    assert run("build", "--db", db).exit_code == 0
+    first = query(db, DAILY)
+    days = "select distinct usage_date from main.fct_usage_daily order by 1"
+    assert [str(d) for (d,) in query(db, days)] == ["2026-10-01", "2026-10-02"]
+
+    held = run("quarantine", "--request-id", "only-0", "--reason", "test", "--db", db)
+    assert held.exit_code == 0, held.output
+    assert run("build", "--db", db).exit_code == 0
+    assert [str(d) for (d,) in query(db, days)] == ["2026-10-01"]  # the emptied day is gone
+    incremental = query(db, DAILY)
+    assert run("build", "--db", db, "--full-refresh").exit_code == 0
+    assert query(db, DAILY) == incremental
+
+    released = run("quarantine", "--release", "--request-id", "only-0", "--db", db)
+    assert released.exit_code == 0, released.output
+    assert run("build", "--db", db).exit_code == 0
+    restored = query(db, DAILY)
+    rated_through = [r[-1] for r in restored]
+    assert set(rated_through) == {3}  # the load, the hold and the release: changes 1, 2, 3
+    assert [r[:-1] for r in restored] == [r[:-1] for r in first]

@@ -356,8 +356,9 @@ def _load_new_rows(
                 "from _load where _is_new")  # fmt: skip
     con.unregister("_load")
     days = (
-        load.filter(is_new)
-        .group_by(dataset.day.alias("usage_date"))
+        load.select(dataset.day.alias("usage_date"), "file_id")  # two columns, not the rows
+        .filter(is_new)
+        .group_by("usage_date")
         .agg(
             pl.col("file_id").min().alias("first_file_id"),
             pl.col("file_id").max().alias("last_file_id"),
