@@ -5,7 +5,7 @@ seconds, integer widths, extra columns, every rule broken once, and re-sends."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -54,6 +54,13 @@ def test_other_names_zones_widths_and_utilization_load_as_the_contract(
 
 BAD = {
     "missing_gpu_id": {"gpu_id": [None]},
+    "invalid_gpu_id": {"gpu_id": ["g1\n"]},
+    "future_hour_at": {
+        "hour_at": [
+            datetime.now(UTC).replace(tzinfo=None, minute=0, second=0, microsecond=0)
+            + timedelta(hours=26)
+        ]
+    },
     "missing_hour_at": {"hour_at": [None]},
     "hour_not_whole": {"hour_at": [T0 + timedelta(minutes=30)]},
     "missing_powered_seconds": {"powered_seconds": [None]},

@@ -222,7 +222,7 @@ def test_changed_file_is_refused_unless_allowed(write: Write, db: Path) -> None:
     before = snapshot(db)
     write("day.parquet", event_rows(8))  # the exporter rewrote it with more rows
     refused = run("ingest", path, "--db", db)
-    assert refused.exit_code == 1
+    assert refused.exit_code == 2
     assert "content has changed" in refused.output
     assert "--allow-changed" in refused.output
     assert snapshot(db) == before
@@ -287,7 +287,7 @@ def test_bad_file_is_refused_and_nothing_changes(
     bad = make(folder)
 
     result = run("ingest", folder, "--db", db)
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert message in result.output
     assert bad.name in result.output
     assert "Traceback" not in result.output
@@ -296,7 +296,7 @@ def test_bad_file_is_refused_and_nothing_changes(
 
 def test_missing_path_is_a_clear_error(db: Path, tmp_path: Path) -> None:
     result = run("ingest", tmp_path / "nope", "--db", db)
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "no such file or folder" in result.output
     assert not db.exists() or snapshot(db)[0] == []
 
