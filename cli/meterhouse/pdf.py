@@ -317,6 +317,8 @@ def _lines(pdf: FPDF, text: str, width: float) -> list[str]:
     """`text` broken into lines that fit `width`, between words or inside a word longer than
     a line: nothing is cut off. Shaped text is measured as HarfBuzz shapes it."""
     room = width - 2 * pdf.c_margin
+    if text.isascii() and len(text) * pdf.font_size <= room:  # no ASCII glyph is 1 em wide
+        return [text]
     if _needs_shaping(text):
         return _shaped_lines(pdf, text, room)
     if pdf.get_string_width(text) <= room:
