@@ -747,6 +747,9 @@ def _print_summary(db: Path, target: Target) -> None:
         f"duplicates {s.rows_duplicate:,} + quarantined {s.rows_quarantined:,}\n"
         f"{s.events:,} events, {s.tenants} tenants, {s.models} model names, {span}"
     )
+    if s.held:
+        out.print(f"of the loaded events, {s.held:,} are quarantined after loading and left out "
+                  "of the marts ('meterhouse quarantine --release' restores them)")  # fmt: skip
     if s.gpu_hours[0]:
         files, read, loaded, duplicate, quarantined = s.gpu_hours
         out.print(

@@ -150,12 +150,14 @@ def test_quarantine_after_the_fact_drops_the_event_and_release_restores_it(
     [(total_a,)] = query(db, "select total_amount from main.fct_invoices where tenant_id = 'tn_a'")
     assert total_a < next(r[4] for r in invoices if r[0] == "INV-202610-tn_a")
     assert _accounting(db) == [(1, 40, 40, 0, 0, 39, 1)]  # loaded = in the marts + held
+    assert "1 are quarantined after loading" in ok("status", "--db", db)
 
     said = ok("quarantine", "--release", "--request-id", WRONG, "--db", db)
     assert "released 1 event(s) of tn_a" in said
     ok("build", "--db", db)
     assert (query(db, USAGE), query(db, LINES), query(db, INVOICES)) == (usage, lines, invoices)
     assert _accounting(db) == [(1, 40, 40, 0, 0, 40, 0)]
+    assert "quarantined after loading" not in ok("status", "--db", db)
     assert query(db, "select change_kind from raw.changed_days order by change_id") == [
         ("load",),
         ("quarantine",),

@@ -33,6 +33,7 @@ class Summary:
     # kind, severity, days in the last 7 days of data, tenants
     gpu_hours: tuple[int, int, int, int, int] = (0, 0, 0, 0, 0)
     # telemetry files, rows read, loaded, duplicates, quarantined
+    held: int = 0  # loaded events quarantined after the fact (meterhouse quarantine)
 
 
 def summarize(con: duckdb.DuckDBPyConnection) -> Summary:
@@ -68,6 +69,13 @@ def summarize(con: duckdb.DuckDBPyConnection) -> Summary:
         if table.startswith(("fct_", "dim_"))
     ]
     built = {table for schema, table in tables if schema == "main"}
+    held = 0
+    if ("raw", "event_holds") in set(con.execute(
+        "select table_schema, table_name from information_schema.tables"
+    ).fetchall()):  # fmt: skip
+        [(held,)] = con.execute(
+            "select count(*) from raw.event_holds where released_at is null"
+        ).fetchall()
     cost, unpriced = None, 0
     if "fct_usage_daily" in built:
         [(cost, unpriced)] = con.execute(
@@ -107,4 +115,5 @@ def summarize(con: duckdb.DuckDBPyConnection) -> Summary:
         invoices=[(m, str(s), str(c), int(n), t, int(u)) for m, s, c, n, t, u in invoices],
         anomalies=[(str(k), str(s), int(n), int(t)) for k, s, n, t in anomalies],
         gpu_hours=tuple(int(v) for v in gpu_hours),  # type: ignore[arg-type]
+        held=int(held),
     )
