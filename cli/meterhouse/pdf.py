@@ -1,12 +1,13 @@
 """Invoice PDFs that print any tenant or model name, and print it exactly.
 
 fpdf2's built-in fonts are Latin-1 only: a name outside it came out as `?`, so two tenants
-could get the same-looking invoice. This module embeds Noto fonts from PyPI packages (fpdf2
-keeps only the glyphs a document uses), picks a font per character, shapes the scripts that
-need it (Arabic, Indic, combining marks) and keeps the text that a reader copies or extracts
-equal to the name. It is its own module because fonts, shaping and their per-process caches
-are a concern of their own, and `meterhouse invoice` renders one PDF per tenant: fonts are
-parsed once per process, and a document embeds only the fonts its text needs
+could get the same-looking invoice. This module embeds subsets of Noto and WenQuanYi fonts
+from PyPI packages, picks a font per character, draws the scripts that need shaping (right to
+left, Indic, combining marks) as HarfBuzz's glyph outlines over invisible exact text, and
+prints what no font can show as its code point, so that the text a reader copies or extracts
+is the name. It is its own module because fonts, shaping and their per-process caches are a
+concern of their own, and `meterhouse invoice` renders one PDF per tenant: fonts are read
+once per process, and a document embeds only the characters its text needs
 (docs/decisions/0011-unicode-pdf-fonts.md).
 """
 
@@ -68,7 +69,7 @@ _BASE_RANGES = ((0x20, 0x7E), (0xA0, 0x17F), (0x2010, 0x2027), (0x2030, 0x203A),
 # embedded copies makes fpdf2's per-PDF subsetting several times faster.
 _UNUSED_TABLES = ("GSUB", "GPOS", "GDEF", "JSTF", "BASE", "STAT", "DSIG")
 _BOLD_STROKE = 0.025  # em: bold is the regular outline, filled and stroked that wide (0011)
-_RTL_CLASSES = ("R", "AL", "AN", "RLE", "RLO", "RLI")
+_RTL_CLASSES = ("R", "AL", "AN")  # bidi classes of right-to-left letters and Arabic digits
 _SHAPED = ("Mn", "Mc", "Me", "Cf")  # marks, and the joiners (the only format characters kept)
 _JOINERS = "\u200c\u200d"  # zero-width non-joiner and joiner: they change how a name looks
 _TEXT_FONT = "Text"  # the family of the invisible text under shaped outlines
@@ -294,14 +295,12 @@ def _add_fonts(pdf: FPDF, texts: list[str]) -> list[Path]:
     for name, path in fonts:
         pdf.add_font(name, "", path)
         # The subsets' bounding boxes are right already: recomputing them when fpdf2 saves
-        # its own subset recompiles every glyph, a third of the time of a PDF.
+        # its own subset recompiles every glyph it keeps, a good part of a PDF's time.
         embedded = pdf.fonts[name.lower()]
         if isinstance(embedded, TTFFont):
             embedded.ttfont.recalcBBoxes = False
     if len(fonts) > 1:  # (without fallbacks, fpdf2 takes a much faster path through a text)
-        # The base font last: text set in another font (_put_shaped) falls back to it too.
-        names = [name for name, _ in fonts]
-        pdf.set_fallback_fonts([*names[1:], names[0]], exact_match=False)
+        pdf.set_fallback_fonts([name for name, _ in fonts[1:]], exact_match=False)
     return made
 
 
@@ -352,7 +351,7 @@ def _shaped_lines(pdf: FPDF, text: str, room: float) -> list[str]:
                 line = line[cuts[low] :]
         else:
             line = f"{line} {word}"
-    return [*lines, line]
+    return [*lines, line] if line else lines
 
 
 def _cuttable(text: str, i: int) -> bool:
@@ -410,11 +409,11 @@ class _Pen:
 
 
 class _Outline:
-    """The glyphs of a line of shaped text as one fpdf2 path element (drawing.Renderable):
-    each glyph's operators made once per process, painted in a `q ... cm ... Q` of its own
-    at its place (the path's transform scales thousandths of an em to the page). A path or
-    an element per curve or glyph costs fpdf2 tens of milliseconds per name; the same
-    operators for each use of a glyph also compress well."""
+    """The glyphs of a line of shaped text as one item of an fpdf2 drawing (a
+    drawing.Renderable): a `cm` from thousandths of an em to the page, then each glyph's
+    operators, made once per process, painted in a `q ... cm ... Q` of its own at its place.
+    A path or an element per curve or glyph costs fpdf2 tens of milliseconds per name; the
+    same operators for each use of a glyph also compress well."""
 
     def __init__(self, operators: str) -> None:
         self.operators = operators
@@ -509,7 +508,7 @@ def _put_shaped(pdf: FPDF, width: float, height: float, text: str, align: str, b
         group.add_item(_Outline("\n".join([place, *operators, "Q"])), clone=False)
         pdf.draw_path(group, copy=False)
     # Each run of one direction in a text object of its own, in the document's text font
-    # (_add_text_font): extractors read a right-to-left run back into logical order only
+    # (_add_fonts): extractors read a right-to-left run back into logical order only
     # within one text operator, and a change of font would start another.
     with pdf.local_context(font_family=_TEXT_FONT, text_mode=TextMode.INVISIBLE):
         natural = sum(pdf.get_string_width(run) for run in visual)
