@@ -269,12 +269,12 @@ def money(amount: str, currency: str) -> str:
     return f"{Decimal(amount):,.2f} {currency}"
 
 
-def _add_fonts(pdf: FPDF, texts: list[str]) -> list[Path]:
+def _add_fonts(pdf: FPDF, texts: list[str], made: list[Path]) -> None:
     """Embed the base font; for the characters of unshaped `texts` it lacks, a subset of each
     font that is the first to have some (as fallbacks); and if any text is shaped, a text font
-    for all of them. Returns the files made for this document, for the caller to remove."""
+    for all of them. The files made for this document go into `made`, for the caller to
+    remove (even if this fails half-way)."""
     library = _library()
-    made = []
     if any(_needs_shaping(text) for text in texts):
         made.append(library.text_font({ord(c) for text in texts for c in text} | _ASCII))
         pdf.add_font(_TEXT_FONT, "", made[-1])
@@ -301,7 +301,6 @@ def _add_fonts(pdf: FPDF, texts: list[str]) -> list[Path]:
             embedded.ttfont.recalcBBoxes = False
     if len(fonts) > 1:  # (without fallbacks, fpdf2 takes a much faster path through a text)
         pdf.set_fallback_fonts([name for name, _ in fonts[1:]], exact_match=False)
-    return made
 
 
 def _weight(pdf: FPDF, bold: bool) -> Any:
@@ -557,8 +556,9 @@ def _row(pdf: FPDF, cells: tuple[str, str, str, str], bold: bool = False) -> Non
 def render_pdf(doc: dict[str, Any]) -> bytes:
     """One invoice document (docs/invoice-schema.md) as PDF bytes."""
     pdf = _Invoice(format="A4")
-    made = _add_fonts(pdf, [_clean(v) for v in _strings(doc)])
+    made: list[Path] = []
     try:
+        _add_fonts(pdf, [_clean(v) for v in _strings(doc)], made)
         pdf.set_auto_page_break(auto=True, margin=18)
         pdf.alias_nb_pages(_PAGES)
         pdf.add_page()
