@@ -32,7 +32,7 @@ def nightly(tmp_path: Path, contracts: Path) -> tuple[int, str]:
 def test_a_missing_contract_file_is_named(tmp_path: Path, contracts: Path) -> None:
     (contracts / "credit_grants.csv").unlink()
     code, output = nightly(tmp_path, contracts)
-    assert code == 1
+    assert code == 2
     assert "credit_grants.csv: missing" in output
     assert "Traceback" not in output
 
@@ -42,7 +42,7 @@ def test_wrong_columns_are_listed(tmp_path: Path, contracts: Path) -> None:
     lines = path.read_text().splitlines()
     path.write_text("\n".join([lines[0].replace("discount_ratio", "discount"), *lines[1:]]) + "\n")
     code, output = nightly(tmp_path, contracts)
-    assert code == 1
+    assert code == 2
     assert "tenant_contracts.csv: columns" in output
     assert "expected" in output
     assert "discount_ratio" in output
@@ -50,5 +50,5 @@ def test_wrong_columns_are_listed(tmp_path: Path, contracts: Path) -> None:
 
 def test_a_missing_folder_is_an_error(tmp_path: Path) -> None:
     code, output = nightly(tmp_path, tmp_path / "nowhere")
-    assert code == 1
+    assert code == 2
     assert "no such folder" in output

@@ -91,7 +91,7 @@ def test_one_tenant_sees_only_its_own_lines(warehouse: Path, tmp_path: Path) -> 
 
 def test_unpriced_usage_is_refused_unless_allowed(warehouse: Path, tmp_path: Path) -> None:
     code, output = invoice(warehouse, tmp_path / "out")
-    assert code == 1
+    assert code == 2
     assert "unpriced usage in 2026-09 for tn_0002" in output
     assert "--allow-unpriced" in output
     assert not (tmp_path / "out").exists()
@@ -110,7 +110,7 @@ def test_bad_requests_write_nothing(
     warehouse: Path, tmp_path: Path, args: list[str], message: str
 ) -> None:
     code, output = invoice(warehouse, tmp_path / "out", *args)
-    assert code == 1
+    assert code == 2
     assert message in output
     assert "Traceback" not in output
     assert not (tmp_path / "out").exists()
@@ -228,10 +228,10 @@ def test_explain_refuses_lines_no_request_makes(warehouse: Path, tmp_path: Path)
                                  "main.fct_invoice_lines where line_type <> 'usage' "
                                  "group by invoice_id order by invoice_id limit 1")  # fmt: skip
     code, output, _ = explain(warehouse, invoice_id, line, tmp_path / "x.csv")
-    assert code == 1
+    assert code == 2
     assert f"line {line} of {invoice_id} is a" in output
     assert "only usage lines (and their corrections) come from requests" in output
     assert not (tmp_path / "x.csv").exists()
     code, output, _ = explain(warehouse, "INV-209901-nobody", 1, tmp_path / "x.csv")
-    assert code == 1
+    assert code == 2
     assert "no invoice INV-209901-nobody" in output

@@ -28,6 +28,7 @@ from meterhouse.core.text import format_text
 from meterhouse.errors import MeterhouseError
 from meterhouse.paths import project_dir, shared_data_dir
 from meterhouse.sample.catalog import load_models
+from meterhouse.schemas.dataset import LOADED_AT, with_load_time
 from meterhouse.schemas.events import EVENTS
 
 PROVIDER_NAMES = {"openai": "OpenAI", "anthropic": "Anthropic", "gemini": "Google"}
@@ -51,10 +52,13 @@ def _loaded_events(sample_dir: Path) -> pl.DataFrame:
     frames = []
     for path in paths:
         reading = read_file_columns(pl.Schema(pl.read_parquet_schema(path)), str(path))
+        read = pl.scan_parquet(path).select(
+            *reading.columns, reading.non_integer_tokens.alias("_bad")
+        )
         frames.append(
-            pl.scan_parquet(path)
-            .select(*reading.columns, reading.non_integer_tokens.alias("_bad"))
+            with_load_time(read)  # the time rules compare with the load: loaded now
             .filter(~EVENTS.any_rule_broken() & ~pl.col("_bad"))
+            .drop(LOADED_AT)
         )
     return pl.concat(frames).unique("request_id", keep="first", maintain_order=True).collect()
 
