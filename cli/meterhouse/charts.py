@@ -5,13 +5,28 @@ from __future__ import annotations
 
 import io
 from datetime import date, timedelta
+from functools import cache
 
 import numpy as np
 import polars as pl
 
+from meterhouse.pdf import font_files
 from meterhouse.terminal import printable_line
 
 WIDTH_PX, HEIGHT_PX, DPI = 1000, 400, 100
+
+
+@cache
+def _families() -> list[str]:
+    """The PDF invoices' fonts (meterhouse.pdf), registered with matplotlib as a fallback
+    list, so a tenant's name in any script is drawn, not shown as empty boxes."""
+    from matplotlib import font_manager
+
+    names = []
+    for _, path, _ in font_files():
+        font_manager.fontManager.addfont(str(path))
+        names.append(font_manager.FontProperties(fname=str(path)).get_name())
+    return list(dict.fromkeys(names))
 
 
 def forecast_png(tenant: str, history: np.ndarray, through: date, rows: pl.DataFrame) -> bytes:
@@ -37,7 +52,8 @@ def forecast_png(tenant: str, history: np.ndarray, through: date, rows: pl.DataF
         axes.plot(dates, ahead["predicted_tokens"], color="tab:blue", linewidth=1.5,
                   label=f"forecast ({ahead['method'][0]})")  # fmt: skip
         # the id is data: no mathtext ($...$), control characters shown as escapes
-        axes.set_title(f"{printable_line(tenant)}: tokens per day (UTC)", parse_math=False)
+        axes.set_title(f"{printable_line(tenant)}: tokens per day (UTC)", parse_math=False,
+                       fontfamily=_families())  # fmt: skip
         axes.set_ylim(bottom=0)
         axes.legend(loc="upper left", fontsize=8)
         figure.autofmt_xdate()

@@ -87,7 +87,7 @@ class _Font:
     codepoints: frozenset[int]
 
 
-def _font_files() -> list[tuple[str, Path, int]]:
+def font_files() -> list[tuple[str, Path, int]]:
     """The font files, from the PyPI packages manimgx-fonts (Noto) and paperang-p2-fonts-cjk
     (WenQuanYi Micro Hei, a TrueType CJK font): (name, path, face in the file)."""
     folders = {}
@@ -121,7 +121,7 @@ class _Library:
         self._faces: dict[str, Any] = {}
         self._shapers: dict[str, tuple[Any, int]] = {}
         fonts = []
-        for name, path, index in _font_files():
+        for name, path, index in font_files():
             face = hb.Face(hb.Blob.from_file_path(path), index)
             fonts.append(_Font(name, path, index, frozenset(face.unicodes)))
             self._faces[name] = face

@@ -95,6 +95,7 @@ def test_commands_print_ids_as_plain_text(
         assert ":smile:" in done.output
 
 
+@pytest.mark.filterwarnings("error::UserWarning")  # matplotlib warns of each missing glyph
 def test_forecast_charts_stay_in_the_folder_asked_for(hostile_warehouse: tuple[Path, Path]) -> None:
     root, db = hostile_warehouse
     before = _files_under(root)
