@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from meterhouse.errors import MeterhouseError
+from meterhouse.terminal import printable_line
 
 LOCK_WAIT_ENV = "METERHOUSE_LOCK_WAIT"
 _held: dict[str, _Held] = {}  # lock file -> what this process holds
@@ -40,7 +41,7 @@ def dbt_dir(db: Path) -> Path:
 
 def _holder(fd: int) -> str:
     os.lseek(fd, 0, os.SEEK_SET)
-    text = os.read(fd, 500).decode("utf-8", "replace").strip()
+    text = printable_line(os.read(fd, 500).decode("utf-8", "replace").strip())
     return text or "another meterhouse command reading it"
 
 
@@ -71,8 +72,14 @@ def warehouse_lock(db: Path, *, exclusive: bool) -> Iterator[None]:
             fcntl.flock(held.fd, fcntl.LOCK_SH)
             held.exclusive = False
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError:
+        if exclusive:
+            raise
+        yield  # a read-only copy (e.g. a read-only mount): no writer of it to wait for
+        return
     try:
         _acquire(fd, db, exclusive)
         if exclusive:
