@@ -337,7 +337,9 @@ def invoice(
     Files are named by invoice id (INV-YYYYMM-<tenant>); the JSON schema is in
     docs/invoice-schema.md. A draft is assembled from the marts; an issued invoice is written
     exactly as issued. Refuses, writing nothing, an unknown tenant, a month without invoices,
-    and unpriced usage unless --allow-unpriced.
+    and unpriced usage unless --allow-unpriced. A tenant whose invoice cannot be made is
+    refused by name and the others are written (exit 1). File names encode any tenant id
+    safely (docs/invoice-schema.md).
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -371,7 +373,8 @@ def invoice_issue(
     """Issue the month's draft invoices: freeze each one's JSON document, its SHA-256 and its
     lines in the warehouse. An issued invoice never changes again; usage that arrives later
     for its month becomes correction lines on the tenant's next open invoice. Issuing again is
-    a no-op that says so."""
+    a no-op that says so, and completes the refresh of the marts if an earlier issue was
+    interrupted. A tenant that cannot be issued is refused by name (exit 1)."""
     from meterhouse.warehouse.dbt import run_dbt
     from meterhouse.warehouse.invoices import issue_month
 
