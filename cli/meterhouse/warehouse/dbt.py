@@ -181,7 +181,12 @@ def failures(target: Path) -> DbtRun:
         if node not in upstream:
             upstream.add(node)
             todo.extend(parents.get(node, []))
-    billing = [n for n in failed if n in upstream or set(parents.get(n, [])) & upstream]
+    # a failed model upstream of the invoices, or a failed test of one (dbt skips what follows)
+    billing = [
+        n
+        for n in failed
+        if n in upstream or (n.startswith("test.") and set(parents.get(n, [])) & upstream)
+    ]
     return DbtRun(0, failed, billing)
 
 
