@@ -93,6 +93,8 @@ def test_an_idle_month_and_an_idle_projection_bill_nothing_and_stop_nobody(
     _forecast(db)
     built = run("build", "--db", db, "--contracts", _contracts(tmp_path))
     assert built.exit_code == 0, built.output
+    status = run("status", "--db", db)  # it read the projection that divided by zero
+    assert status.exit_code == 0, status.output
 
     # October: tn_idle's only usage is failed requests its contract does not bill: no usage
     # line and nothing prorated over it (no free allowance, tier or discount line)
