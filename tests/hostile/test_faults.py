@@ -257,3 +257,13 @@ def test_ingest_on_a_full_disk_ends_in_one_line_and_keeps_the_warehouse(tmp_path
             assert con.execute("select count(*) from raw.usage_events").fetchone() == (300,)
     finally:
         subprocess.run(["umount", str(folder)], check=True)
+
+
+def test_a_warehouse_path_with_a_backslash_is_refused_in_one_line(tmp_path: Path) -> None:
+    """DuckDB reads a backslash as a folder separator: it would open another path."""
+    folder = tmp_path / "back\\slash"
+    folder.mkdir()
+    event_rows(3).write_parquet(tmp_path / "day.parquet")
+    done = run("ingest", tmp_path / "day.parquet", "--db", folder / "warehouse.duckdb")
+    _one_error_line(done, "holds a backslash")
+    assert not (tmp_path / "back").exists()

@@ -73,6 +73,11 @@ def connect(db: Path, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyCon
         )
     if not db.parent.is_dir():
         raise MeterhouseError(f"cannot create the warehouse {db}: folder {db.parent} missing.")
+    if "\\" in str(db):  # DuckDB reads a backslash in a path as a folder separator
+        raise MeterhouseError(
+            f"{db}: DuckDB cannot open a warehouse whose path holds a backslash; move it to a "
+            "folder without one, or give a path without it."
+        )
     with warehouse_lock(db, exclusive=not read_only):
         try:
             con = duckdb.connect(str(db), read_only=read_only)
