@@ -185,6 +185,8 @@ def test_a_damaged_warehouse_is_named_in_every_command(
     event_rows(3, prefix="late").write_parquet(tmp_path / "late.parquet")
     args = [a.replace("{tmp}", str(tmp_path)) for a in command]
     done = run(*args, "--db", copy)
+    assert done.exit_code == 2, done.output
+    assert "is damaged" in done.output.splitlines()[-1]
     _one_error_line(done, "damaged")
 
 
