@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 DB     ?= meterhouse.duckdb
 SAMPLE ?= sample
 
-.PHONY: demo test test-spark check lint typecheck bench bench-spark lock clean
+.PHONY: demo test test-spark check lint typecheck layers sqllint bench bench-spark lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,8 +47,8 @@ demo: $(VENV)/.runtime
 	  --month 2026-09 --db $(DB) --out $(SAMPLE)/vendor_bills/variances.csv \
 	  || echo "reconcile exit 1: the demo bill carries injected discrepancies (listed above)"
 
-## check: lint, format and type checks
-check: lint typecheck
+## check: lint, format, type, layering (import-linter) and SQL style (sqlfluff) checks
+check: lint typecheck layers sqllint
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check cli tests bench
@@ -56,6 +56,14 @@ lint: $(VENV)/.dev
 
 typecheck: $(VENV)/.dev
 	$(BIN)/mypy
+
+# which package may import which: the contracts in pyproject.toml (docs/decisions/0014)
+layers: $(VENV)/.dev
+	$(BIN)/lint-imports
+
+# the dbt SQL: lowercase, explicit aliases, 100 columns (.sqlfluff; jinja templater)
+sqllint: $(VENV)/.dev
+	$(BIN)/sqlfluff lint models macros analyses tests/dbt
 
 ## test: checks, then every test, the DuckDB = Spark comparison of test-spark included
 ## (pytest's exit 5, "no tests ran", is a failure too)
