@@ -4,14 +4,6 @@
 -- is computed in fct_invoice_lines from the rounded lines, so that it tops the invoice up to
 -- exactly the commitment.
 -- The free allowance and tiers value tokens pro rata at the month's average unit price.
-with usage_lines as (
-    select * from {{ ref('int_invoice_usage_lines') }}
-),
-
-contracts as (
-    select * from {{ ref('int_tenant_contracts_monthly') }}
-),
-
-{{ monthly_adjustments('usage_lines', 'contracts') }}
-
-select * from adj_final
+{{ monthly_adjustments(
+    ref('int_invoice_usage_lines'), ref('int_tenant_contracts_monthly'), keys=['tenant_id']
+) }}
