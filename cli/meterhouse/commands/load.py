@@ -1,0 +1,93 @@
+"""Commands that put data in: sample exports, loads, and holds on loaded events."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from meterhouse import jobs, render
+from meterhouse.commands.common import out, user_errors
+from meterhouse.commands.options import DbOption
+from meterhouse.warehouse.db import resolve_db
+
+
+def generate(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder to write the sample into.")],
+    days: Annotated[int, typer.Option(min=1, help="Days of usage.")] = 30,
+    tenants: Annotated[int, typer.Option(min=1, help="Number of tenants.")] = 20,
+    events_per_day: Annotated[int, typer.Option(min=1, help="Requests per day, roughly.")] = 10_000,
+    seed: Annotated[int, typer.Option(help="Random seed: same seed, same files.")] = 42,
+    start: Annotated[
+        datetime, typer.Option(formats=["%Y-%m-%d"], help="First day (YYYY-MM-DD).")
+    ] = datetime(2026, 9, 1),
+    fleet_scale: Annotated[
+        int, typer.Option(min=1, help="Multiply the self-hosted GPU fleet (10 GPUs at 1).")
+    ] = 1,
+) -> None:
+    """Write realistic sample usage exports (one Parquet file per day) with real-world dirt,
+    GPU-hour telemetry of the self-hosted fleet, and the tenants' contracts and the GPU
+    inventory (give them to nightly with --gpu-hours OUT/gpu_hours --contracts OUT/contracts)."""
+    from meterhouse.paths import shared_data_dir
+    from meterhouse.sample import generate_sample
+
+    with user_errors():
+        summary = generate_sample(
+            out_dir, days=days, tenants=tenants, events_per_day=events_per_day, seed=seed,
+            start=start.date(), shared_data=shared_data_dir(), fleet_scale=fleet_scale,
+        )  # fmt: skip
+    render.sample(out, summary, out_dir)
+
+
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Parquet files or folders of them.")],
+    db: DbOption = None,
+    allow_changed: Annotated[
+        bool,
+        typer.Option(help="Load a file again although its content changed since it was loaded."),
+    ] = False,
+    gpu_hours: Annotated[
+        bool,
+        typer.Option(
+            "--gpu-hours",
+            help="The files are GPU-hour telemetry (docs/gpu-hour-contract.md), not events.",
+        ),
+    ] = False,
+) -> None:
+    """Load Parquet usage exports: validate, quarantine bad rows, deduplicate on request_id.
+
+    With --gpu-hours, load GPU-hour telemetry the same way, deduplicated on (gpu_id, hour_at).
+    Files load in path order in one transaction: all new files or none. A file already loaded
+    is skipped. Prints rows read = loaded + duplicates + quarantined.
+    """
+    with user_errors():
+        render.ingest(out, jobs.load(resolve_db(db), paths, allow_changed, gpu_hours))
+
+
+def quarantine(
+    request_ids: Annotated[
+        list[str],
+        typer.Option("--request-id", help="A loaded event's request_id; repeat for several."),
+    ],
+    reason: Annotated[
+        str | None,
+        typer.Option(help="Why: recorded with who and when (required, except with --release)."),
+    ] = None,
+    release: Annotated[
+        bool,
+        typer.Option("--release", help="Release held events: back in the marts, as loaded."),
+    ] = False,
+    by: Annotated[
+        str | None,
+        typer.Option(envvar="METERHOUSE_OPERATOR", help="Who (default: your login name)."),
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Quarantine loaded events after the fact: they stay stored but leave the marts (the
+    next build re-rates their days; docs/event-contract.md). --release undoes it exactly.
+    Unknown request ids are refused by name, and nothing is changed."""
+    with user_errors():
+        change = jobs.quarantine(resolve_db(db), request_ids, reason, release, by)
+    render.quarantined(out, change, release)

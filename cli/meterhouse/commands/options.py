@@ -1,0 +1,79 @@
+"""The options several commands share, and the one parser of each kind of value they take
+(the month, the engine)."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Annotated, cast, get_args
+
+import typer
+
+from meterhouse.core.months import parse_month
+from meterhouse.errors import MeterhouseError
+from meterhouse.warehouse.db import DB_ENV
+from meterhouse.warehouse.spark import TARGET_ENV, Target
+
+DbOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--db",
+        envvar=DB_ENV,
+        help=f"DuckDB warehouse file (default: meterhouse.duckdb; env {DB_ENV}).",
+        show_default=False,
+    ),
+]
+
+TargetOption = Annotated[
+    str,
+    typer.Option(
+        "--target",
+        envvar=TARGET_ENV,
+        help=f"Engine the models run on: duckdb (the warehouse file) or spark (dbt-spark, PySpark "
+        f"local or a cluster; tables beside the warehouse file; docs/scale-out.md). Env "
+        f"{TARGET_ENV}.",
+    ),
+]
+
+ContractsOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--contracts",
+        envvar="METERHOUSE_CONTRACTS_DIR",
+        help="Folder with tenant_contracts.csv, contract_volume_tiers.csv and credit_grants.csv "
+        "(default: the shipped seeds/contracts; env METERHOUSE_CONTRACTS_DIR). Give the same "
+        "folder every night: invoices follow the contracts of the latest build.",
+        show_default=False,
+    ),
+]
+
+MonthOption = Annotated[
+    str | None,
+    typer.Option(
+        "--month", metavar="YYYY-MM", help="Billing month, YYYY-MM (UTC).", show_default=False
+    ),
+]
+TenantOption = Annotated[
+    list[str] | None, typer.Option(help="Only this tenant; repeat for several.")
+]
+IssuerOption = Annotated[
+    str, typer.Option(envvar="METERHOUSE_ISSUER", help="Issuer named on the invoice.")
+]
+AllowUnpricedOption = Annotated[
+    bool,
+    typer.Option(help="Invoice tenants with unpriced usage anyway (that usage is left out)."),
+]
+
+
+def month(text: str | None) -> date:
+    """The --month a command needs: its first day."""
+    if text is None:
+        raise MeterhouseError("give the billing month: --month YYYY-MM.")
+    return parse_month(text)
+
+
+def target(name: str) -> Target:
+    """The --target engine."""
+    if name not in get_args(Target):
+        raise MeterhouseError(f"--target {name}: choose duckdb or spark.")
+    return cast(Target, name)
