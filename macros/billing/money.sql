@@ -48,17 +48,13 @@
 {%- endmacro %}
 
 {#- Vendor list cost of one side of a request or group at its per-class prices, unrounded:
-    'input' (uncached, cache read and cache write tokens) or 'output' (reasoning and the rest).
-    api_cost_usd is input + output; fct_cost_per_1m_tokens shows the two apart. -#}
+    the token classes of that direction ('input': uncached, cache read and cache write tokens;
+    'output': reasoning and the rest). api_cost_usd is input + output;
+    fct_cost_per_1m_tokens shows the two apart. -#}
 {% macro list_cost(side) -%}
-    {%- if side == 'input' -%}
-    ({{ amount_for_tokens('uncached_input_tokens', 'input_usd_per_1m_tokens') }}
-        + {{ amount_for_tokens('cache_read_tokens', 'cache_read_usd_per_1m_tokens') }}
-        + {{ amount_for_tokens('cache_write_tokens', 'cache_write_usd_per_1m_tokens') }})
-    {%- elif side == 'output' -%}
-    ({{ amount_for_tokens('reasoning_tokens', 'reasoning_usd_per_1m_tokens') }}
-        + {{ amount_for_tokens('non_reasoning_output_tokens', 'output_usd_per_1m_tokens') }})
-    {%- else -%}
+    {%- set classes = token_classes() | selectattr('direction', 'equalto', side) | list -%}
+    {%- if not classes -%}
     {{ exceptions.raise_compiler_error("list_cost: side must be 'input' or 'output', not '" ~ side ~ "'") }}
     {%- endif -%}
+    ({% for c in classes %}{{ amount_for_tokens(c.quantity_column, c.price_column) }}{{ "\n        + " if not loop.last }}{% endfor %})
 {%- endmacro %}

@@ -75,7 +75,7 @@ final as (
         next_open.invoice_month,
         corrected.currency,
         'correction' as line_type,
-        7 as line_type_order,
+        {{ line_type_order('correction') }} as line_type_order,
         deltas.corrects_invoice_id,
         deltas.corrected_line_type,
         {% for column in key %}deltas.{{ column }}, {% endfor %}

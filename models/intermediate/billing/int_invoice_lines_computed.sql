@@ -12,7 +12,7 @@ credits as (
         invoice_month,
         currency,
         'credit' as line_type,
-        6 as line_type_order,
+        {{ line_type_order('credit') }} as line_type_order,
         grant_id as credit_grant_id,
         -drawn_amount as amount
     from {{ ref('int_credit_drawdowns') }}

@@ -21,14 +21,14 @@ contracts as (
 
 unioned as (
     select
-        tenant_id, invoice_month, currency, 'usage' as line_type, 1 as line_type_order,
+        tenant_id, invoice_month, currency, 'usage' as line_type, {{ line_type_order('usage') }} as line_type_order,
         model_id, token_class, quantity_tokens, unit_price_per_1m_tokens,
         cast(null as bigint) as tier_from_tokens, unrounded_amount
     from usage_lines
     union all
     select
         tenant_id, invoice_month, currency, line_type,
-        case line_type when 'free_allowance' then 2 when 'tier_discount' then 3 else 4 end,
+        {{ line_type_order_of('line_type') }},
         cast(null as string), cast(null as string), cast(null as bigint),
         cast(null as decimal(38, 12)), tier_from_tokens, unrounded_amount
     from adjustments
@@ -45,7 +45,7 @@ rounded as (
 shortfalls as (
     select
         rounded.tenant_id, rounded.invoice_month, rounded.currency,
-        'commitment_shortfall' as line_type, 5 as line_type_order,
+        'commitment_shortfall' as line_type, {{ line_type_order('commitment_shortfall') }} as line_type_order,
         cast(null as string) as model_id, cast(null as string) as token_class,
         cast(null as bigint) as quantity_tokens, cast(null as decimal(38, 12)) as unit_price_per_1m_tokens,
         cast(null as bigint) as tier_from_tokens,

@@ -2,7 +2,6 @@
 -- validity interval: the price of every token class after the tier and context fallbacks,
 -- so that rating an event takes a single join. Choice per class (docs/pricing.md): the
 -- event's tier above the threshold, its tier at base context, standard above, standard base.
-{%- set classes = ['input', 'output', 'cache_read', 'cache_write', 'reasoning'] %}
 {%- set picks = ['above_tier', 'base_tier', 'above_standard', 'base_standard'] %}
 with versions as (
     select * from {{ ref('int_price_versions_pivoted') }}
@@ -29,8 +28,9 @@ thresholds as (
 ),
 
 tiers as (
-    select 'standard' as service_tier union all select 'batch'
-    union all select 'priority' union all select 'flex'
+    {%- for tier in vocabulary('service_tiers') %}
+    select '{{ tier.name }}' as service_tier{{ " union all" if not loop.last }}
+    {%- endfor %}
 ),
 
 sides as (
@@ -55,12 +55,12 @@ slots as (
 priced as (
     select
         slots.*,
-        {%- for c in classes %}
+        {%- for c in price_classes() %}
         coalesce(
             {%- for p in picks %}
-            {{ p }}.{{ c }}_usd_per_1m_tokens{{ "," if not loop.last }}
+            {{ p }}.{{ c.price_column }}{{ "," if not loop.last }}
             {%- endfor %}
-        ) as {{ c }}_usd_per_1m_tokens,
+        ) as {{ c.price_column }},
         {%- endfor %}
         coalesce(base_tier.has_override, base_standard.has_override, false) as has_override
     from slots
@@ -79,7 +79,10 @@ priced as (
 
 final as (
     select * from priced
-    where input_usd_per_1m_tokens is not null or output_usd_per_1m_tokens is not null
+    where
+        {%- for c in price_classes() | rejectattr('price_fallback') %}
+        {{ "or " if not loop.first }}{{ c.price_column }} is not null
+        {%- endfor %}
 )
 
 select * from final

@@ -1,6 +1,5 @@
 -- One row per model, service tier, context tier and validity interval, with the price of
 -- every token class in force during the interval (an override wins over the list price).
-{%- set classes = ['input', 'output', 'cache_read', 'cache_write', 'reasoning'] %}
 with price_rows as (
     select * from {{ ref('int_price_rows_unioned') }}
 ),
@@ -49,11 +48,11 @@ final as (
         min_context_tokens,
         valid_from,
         valid_to,
-        {%- for c in classes %}
+        {%- for c in price_classes() %}
         coalesce(
-            max(case when token_class = '{{ c }}' and price_source = 'override' then usd_per_1m_tokens end),
-            max(case when token_class = '{{ c }}' and price_source <> 'override' then usd_per_1m_tokens end)
-        ) as {{ c }}_usd_per_1m_tokens,
+            max(case when token_class = '{{ c.name }}' and price_source = 'override' then usd_per_1m_tokens end),
+            max(case when token_class = '{{ c.name }}' and price_source <> 'override' then usd_per_1m_tokens end)
+        ) as {{ c.price_column }},
         {%- endfor %}
         max(case when price_source = 'override' then 1 else 0 end) = 1 as has_override
     from covering

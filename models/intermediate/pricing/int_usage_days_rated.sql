@@ -56,27 +56,22 @@ usage_groups as (
         service_tier,
         is_success,
         is_priced,
-        input_usd_per_1m_tokens,
-        output_usd_per_1m_tokens,
-        cache_read_usd_per_1m_tokens,
-        cache_write_usd_per_1m_tokens,
-        reasoning_usd_per_1m_tokens,
+        {%- for c in price_classes() %}
+        {{ c.price_column }},
+        {%- endfor %}
         count(*) as request_count,
         sum(input_tokens) as input_tokens,
         sum(output_tokens) as output_tokens,
-        sum(uncached_input_tokens) as uncached_input_tokens,
-        sum(cache_read_tokens) as cache_read_tokens,
-        sum(cache_write_tokens) as cache_write_tokens,
-        sum(reasoning_tokens) as reasoning_tokens,
-        sum(non_reasoning_output_tokens) as non_reasoning_output_tokens,
+        {%- for c in token_classes() %}
+        sum({{ c.quantity_column }}) as {{ c.quantity_column }},
+        {%- endfor %}
         sum(api_cost_usd) as api_cost_usd,
         max(file_id) as last_file_id
     from priced
     group by
         tenant_id, model_name, model_id, usage_date, provider, gpu_id is not null,
-        service_tier, is_success, is_priced,
-        input_usd_per_1m_tokens, output_usd_per_1m_tokens, cache_read_usd_per_1m_tokens,
-        cache_write_usd_per_1m_tokens, reasoning_usd_per_1m_tokens
+        service_tier, is_success, is_priced
+        {%- for c in price_classes() %}, {{ c.price_column }}{% endfor %}
 ),
 
 final as (
@@ -90,8 +85,8 @@ final as (
     -- one marker per day rated (nulls take the usage rows' types on both engines)
     select
         null, null, null, days_to_rate.usage_date, null, null, null, null, null,
-        null, null, null, null, null,
-        null, null, null, null, null, null, null, null, null, null,
+        {%- for c in price_classes() %} null,{% endfor %}
+        null, null, null,{% for c in token_classes() %} null,{% endfor %} null, null,
         true,
         rated_through.change_id
     from days_to_rate

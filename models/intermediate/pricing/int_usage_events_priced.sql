@@ -23,14 +23,14 @@ with_prices as (
         events.*,
         resolved.model_id,
         resolved.resolution_rule,
-        choices.input_usd_per_1m_tokens,
-        choices.output_usd_per_1m_tokens,
-        coalesce(choices.cache_read_usd_per_1m_tokens, choices.input_usd_per_1m_tokens)
-            as cache_read_usd_per_1m_tokens,
-        coalesce(choices.cache_write_usd_per_1m_tokens, choices.input_usd_per_1m_tokens)
-            as cache_write_usd_per_1m_tokens,
-        coalesce(choices.reasoning_usd_per_1m_tokens, choices.output_usd_per_1m_tokens)
-            as reasoning_usd_per_1m_tokens
+        {%- for c in price_classes() %}
+        {%- if c.price_fallback %}
+        coalesce(choices.{{ c.price_column }}, choices.{{ price_column_of(c.price_fallback) }})
+            as {{ c.price_column }}{{ "," if not loop.last }}
+        {%- else %}
+        choices.{{ c.price_column }}{{ "," if not loop.last }}
+        {%- endif %}
+        {%- endfor %}
     from events
     left join resolved on resolved.model_name = events.model_name
     left join choices
@@ -48,8 +48,8 @@ final as (
     select
         *,
         status = 'success' as is_success,
-        input_usd_per_1m_tokens is not null and output_usd_per_1m_tokens is not null as is_priced,
-        case when input_usd_per_1m_tokens is not null and output_usd_per_1m_tokens is not null then
+        {{ has_required_prices() }} as is_priced,
+        case when {{ has_required_prices() }} then
             {{ list_cost('input') }} + {{ list_cost('output') }}
         end as api_cost_usd
     from with_prices

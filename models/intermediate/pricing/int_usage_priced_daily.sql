@@ -19,19 +19,15 @@ final as (
         service_tier,
         is_success,
         is_priced,
-        input_usd_per_1m_tokens,
-        output_usd_per_1m_tokens,
-        cache_read_usd_per_1m_tokens,
-        cache_write_usd_per_1m_tokens,
-        reasoning_usd_per_1m_tokens,
+        {%- for c in price_classes() %}
+        {{ c.price_column }},
+        {%- endfor %}
         request_count,
         input_tokens,
         output_tokens,
-        uncached_input_tokens,
-        cache_read_tokens,
-        cache_write_tokens,
-        reasoning_tokens,
-        non_reasoning_output_tokens,
+        {%- for c in token_classes() %}
+        {{ c.quantity_column }},
+        {%- endfor %}
         api_cost_usd,
         last_file_id
     from rated

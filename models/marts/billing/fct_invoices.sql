@@ -25,13 +25,10 @@ totals as (
         tenant_id,
         invoice_month,
         max(currency) as currency,
-        sum(case when line_type = 'usage' then amount else 0 end) as subtotal,
-        sum(case when line_type in ('free_allowance', 'tier_discount', 'discount') then amount else 0 end)
-            as discounts,
-        sum(case when line_type = 'credit' then amount else 0 end) as credits_applied,
-        sum(case when line_type = 'commitment_shortfall' then amount else 0 end)
-            as commitment_shortfall,
-        sum(case when line_type = 'correction' then amount else 0 end) as corrections,
+        {%- for total in ['subtotal', 'discounts', 'credits_applied', 'commitment_shortfall', 'corrections'] %}
+        sum(case when line_type in ({{ line_types_of_total(total) }}) then amount else 0 end)
+            as {{ total }},
+        {%- endfor %}
         sum(amount) as total_amount,
         count(*) as line_count
     from lines

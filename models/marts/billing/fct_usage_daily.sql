@@ -22,11 +22,9 @@ usage_groups as (
         cast(sum(request_count) as bigint) as request_count,
         cast(sum(input_tokens) as bigint) as input_tokens,
         cast(sum(output_tokens) as bigint) as output_tokens,
-        cast(sum(uncached_input_tokens) as bigint) as uncached_input_tokens,
-        cast(sum(cache_read_tokens) as bigint) as cache_read_tokens,
-        cast(sum(cache_write_tokens) as bigint) as cache_write_tokens,
-        cast(sum(reasoning_tokens) as bigint) as reasoning_tokens,
-        cast(sum(non_reasoning_output_tokens) as bigint) as non_reasoning_output_tokens,
+        {%- for c in token_classes() %}
+        cast(sum({{ c.quantity_column }}) as bigint) as {{ c.quantity_column }},
+        {%- endfor %}
         cast(sum(api_cost_usd) as decimal(38, 18)) as api_cost_usd,
         cast(max(last_file_id) as bigint) as last_file_id
     from priced_daily

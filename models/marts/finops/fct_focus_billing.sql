@@ -6,21 +6,17 @@
 -- PricingQuantity (unrounded); contract discounts, allowances, credits and the commitment
 -- shortfall are rows of their own. A correction keeps the category of the line it corrects,
 -- with ChargeClass 'Correction'.
-{%- set directions = {
-    'input': ('Input', 'Uncached', 'Input Tokens', 'Input tokens (uncached)'),
-    'cache_read': ('Input', 'Read', 'Cache Read Input Tokens', 'Cache read input tokens'),
-    'cache_write': ('Input', 'Write', 'Cache Write Input Tokens', 'Cache write input tokens'),
-    'reasoning': ('Output', none, 'Reasoning Output Tokens', 'Reasoning output tokens'),
-    'output': ('Output', none, 'Output Tokens', 'Output tokens'),
-} %}
-{%- set categories = {
-    'usage': ('Usage', 'Usage-Based', 'Token usage'),
-    'free_allowance': ('Credit', 'Recurring', 'Free token allowance'),
-    'tier_discount': ('Adjustment', 'Recurring', 'Volume tier discount'),
-    'discount': ('Adjustment', 'Recurring', 'Contract discount'),
-    'commitment_shortfall': ('Purchase', 'Recurring', 'Monthly commitment shortfall'),
-    'credit': ('Credit', 'One-Time', 'Prepaid credit applied'),
-} %}
+{#- FOCUS names of each token class and line type, from the vocabulary (dbt_project.yml):
+    (TokenDirection, TokenCacheAction, SkuMeter, description) and (ChargeCategory,
+    ChargeFrequency, description). -#}
+{%- set directions = {} %}
+{%- for c in token_classes() %}
+{%- do directions.update({c.name: (c.direction | capitalize, c.focus_action, c.focus_unit, c.focus_description)}) %}
+{%- endfor %}
+{%- set categories = {} %}
+{%- for t in vocabulary('line_types') if t.focus_category %}
+{%- do categories.update({t.name: (t.focus_category, t.focus_frequency, t.label)}) %}
+{%- endfor %}
 with lines as (
     select * from {{ ref('fct_invoice_lines') }}
 ),

@@ -1,7 +1,8 @@
 -- grain: one row per usage_date, provider, model_id, service_tier, token_class and usd_per_1m_tokens
--- API usage (not self-hosted) as a vendor bills it, for `meterhouse reconcile`: the four
--- token classes a FOCUS bill carries, reasoning counted in output at the output price (as
--- vendors bill it), at the list price we applied. Unpriced usage stays, with a null price and
+-- API usage (not self-hosted) as a vendor bills it, for `meterhouse reconcile`: the token
+-- classes a FOCUS bill carries (those with a vendor_quantity_column in the vocabulary),
+-- reasoning counted in output at the output price (as vendors bill it), at the list price we
+-- applied. Unpriced usage stays, with a null price and
 -- cost, so it shows as metered; an unresolved model keeps its raw name as model_id.
 with priced_daily as (
     select * from {{ ref('int_usage_priced_daily') }}
@@ -9,22 +10,13 @@ with priced_daily as (
 ),
 
 by_class as (
+    {%- for c in token_classes() | selectattr('vendor_quantity_column') %}
     select usage_date, provider, coalesce(model_id, model_name) as model_id, service_tier,
-           'input' as token_class, input_usd_per_1m_tokens as usd_per_1m_tokens,
-           uncached_input_tokens as tokens, request_count
+           '{{ c.name }}' as token_class, {{ c.price_column }} as usd_per_1m_tokens,
+           {{ c.vendor_quantity_column }} as tokens, request_count
     from priced_daily
-    union all
-    select usage_date, provider, coalesce(model_id, model_name), service_tier,
-           'cache_read', cache_read_usd_per_1m_tokens, cache_read_tokens, request_count
-    from priced_daily
-    union all
-    select usage_date, provider, coalesce(model_id, model_name), service_tier,
-           'cache_write', cache_write_usd_per_1m_tokens, cache_write_tokens, request_count
-    from priced_daily
-    union all
-    select usage_date, provider, coalesce(model_id, model_name), service_tier,
-           'output', output_usd_per_1m_tokens, output_tokens, request_count
-    from priced_daily
+    {{ "union all" if not loop.last }}
+    {%- endfor %}
 ),
 
 final as (
