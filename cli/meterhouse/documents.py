@@ -28,7 +28,7 @@ def render_invoices(
     invoice id) -> content, and the tenants whose invoice could not be made, with why (the
     others are made). A draft is assembled from the marts; an issued invoice's JSON is its
     stored document of record, byte for byte (its SHA-256 is
-    raw.issued_invoices.content_sha256), and its PDF is drawn from it.
+    app.issued_invoices.content_sha256), and its PDF is drawn from it.
     """
     drafts = month.invoices.filter(pl.col("status") == "draft")
     assembled, refused = split_valid(DOCUMENTS_OUT, documents(drafts, month.lines, issuer))

@@ -4,8 +4,8 @@
 with issued as (
     select invoices.invoice_id, invoices.tenant_id, invoices.invoice_month,
         sum(case when lines.line_type <> 'correction' then lines.amount else 0 end) as issued_total
-    from {{ source('meterhouse', 'issued_invoices') }} as invoices
-    inner join {{ source('meterhouse', 'issued_invoice_lines') }} as lines using (invoice_id)
+    from {{ ref('stg_app__issued_invoices') }} as invoices
+    inner join {{ ref('stg_app__issued_invoice_lines') }} as lines using (invoice_id)
     group by invoices.invoice_id, invoices.tenant_id, invoices.invoice_month
 ),
 

@@ -77,7 +77,7 @@ def _forecast(db: Path) -> None:
     ]  # fmt: skip
     with duckdb.connect(str(db)) as con:
         con.executemany(
-            "insert into raw.usage_forecasts values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
+            "insert into app.usage_forecasts values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
         )
 
 

@@ -78,7 +78,7 @@ def test_rerun_after_an_issue_that_was_not_refreshed(tmp_path: Path) -> None:
     assert again.exit_code == 0, again.output
     assert "were issued before" in again.output
     assert _statuses(db, "2026-09") == {"issued"}
-    issued = query(db, "select count(*) from raw.issued_invoices")[0][0]
+    issued = query(db, "select count(*) from app.issued_invoices")[0][0]
     assert issued == 4  # nothing issued twice
 
 
@@ -111,4 +111,4 @@ def test_ctrl_c_during_the_refresh_says_what_was_kept(tmp_path: Path) -> None:
     assert issuing.returncode == 130, stderr
     assert "were issued and are kept" in stderr
     assert "nothing of the unfinished step was kept" not in stderr
-    assert query(db, "select count(*) from raw.issued_invoices")[0][0] == 4
+    assert query(db, "select count(*) from app.issued_invoices")[0][0] == 4

@@ -57,7 +57,7 @@ def test_a_failing_mart_billing_does_not_depend_on_is_named_and_the_rest_goes_on
         done.stderr
     )
     assert query(db, "select count(*) from main.fct_invoices")[0][0] == 3
-    assert query(db, "select count(*) from raw.usage_forecasts")[0][0] > 0  # forecast ran
+    assert query(db, "select count(*) from app.usage_forecasts")[0][0] > 0  # forecast ran
     assert "token forecasts from" in done.stdout
 
 

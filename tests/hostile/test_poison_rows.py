@@ -172,7 +172,7 @@ def test_a_held_event_of_an_issued_month_is_a_correction_on_the_next_invoice(
     ok("ingest", write("night.parquet", night), "--db", db)
     ok("build", "--db", db)
     ok("invoice", "issue", "--month", "2026-10", "--db", db)
-    issued = query(db, "select * from raw.issued_invoices order by all")
+    issued = query(db, "select * from app.issued_invoices order by all")
     october = query(db, "select * from main.fct_invoices where invoice_month = '2026-10-01' "
                         "order by all")  # fmt: skip
 
@@ -181,7 +181,7 @@ def test_a_held_event_of_an_issued_month_is_a_correction_on_the_next_invoice(
     assert "correction" in said
     ok("build", "--db", db)
 
-    assert query(db, "select * from raw.issued_invoices order by all") == issued
+    assert query(db, "select * from app.issued_invoices order by all") == issued
     assert query(db, "select * from main.fct_invoices where invoice_month = '2026-10-01' "
                      "order by all") == october  # fmt: skip
     corrections = query(
@@ -220,7 +220,7 @@ def test_a_held_event_of_an_issued_month_is_a_correction_on_the_next_invoice(
         "where invoice_id = 'INV-202610-tn_a'",
     ) == query(
         db,
-        "select sum(quantity_tokens) from raw.issued_invoice_lines "
+        "select sum(quantity_tokens) from app.issued_invoice_lines "
         "where invoice_id = 'INV-202610-tn_a' and line_type = 'usage'",
     )
     [(correction_total,)] = query(
@@ -235,4 +235,4 @@ def test_a_held_event_of_an_issued_month_is_a_correction_on_the_next_invoice(
     assert query(
         db, "select count(*) from main.fct_invoice_lines where line_type = 'correction'"
     ) == [(0,)]
-    assert query(db, "select * from raw.issued_invoices order by all") == issued
+    assert query(db, "select * from app.issued_invoices order by all") == issued

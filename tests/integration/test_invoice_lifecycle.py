@@ -71,7 +71,7 @@ def test_issued_invoices_never_change_and_late_usage_is_corrected_once(
     assert query(db, "select distinct status from main.fct_invoices "
                      "where invoice_month = '2026-09-01'") == [("issued",)]  # fmt: skip
     issued = month_files(db, tmp_path / "first")
-    stored = dict(query(db, "select invoice_id, content_sha256 from raw.issued_invoices"))
+    stored = dict(query(db, "select invoice_id, content_sha256 from app.issued_invoices"))
     for invoice_id, digest in stored.items():  # the file is the document of record, hashed
         assert hashlib.sha256(issued[f"{invoice_id}.json"]).hexdigest() == digest
     assert b'"status":"issued"' in issued[f"INV-202609-{LATE_TENANT}.json"]
@@ -79,7 +79,7 @@ def test_issued_invoices_never_change_and_late_usage_is_corrected_once(
     again = ok("invoice", "issue", "--month", "2026-09", "--db", db)
     assert "were issued before and stay as they are" in again
     assert "nothing to issue" in again
-    assert len(query(db, "select * from raw.issued_invoices")) == len(stored)
+    assert len(query(db, "select * from app.issued_invoices")) == len(stored)
 
     # late usage for September: loaded, but the marts are not rebuilt yet
     late = late_events(events / "events", "late-1.parquet", "late-a", 20)
@@ -134,7 +134,7 @@ def test_an_edited_issued_invoice_is_refused(sample: tuple[Path, Path], tmp_path
     nightly(sample)
     ok("invoice", "issue", "--month", "2026-09", "--tenant", "tn_0001", "--db", db)
     with duckdb.connect(str(db)) as con:
-        con.execute("update raw.issued_invoices set document_json = "
+        con.execute("update app.issued_invoices set document_json = "
                     "replace(document_json, '\"total\":\"', '\"total\":\"1')")  # fmt: skip
     result = run("invoice", "--month", "2026-09", "--db", db, "--out", tmp_path / "out")
     assert result.exit_code == 2

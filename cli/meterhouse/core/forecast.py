@@ -265,7 +265,7 @@ BOUNDS = ["lower_80", "upper_80", "lower_95", "upper_95"]
 def forecast_rows(
     made: list[tuple[str, Forecast]], shares: pl.DataFrame, through: date
 ) -> pl.DataFrame:
-    """The forecasts as rows of raw.usage_forecasts: one per series, day ahead and token
+    """The forecasts as rows of app.usage_forecasts: one per series, day ahead and token
     direction. A tenant's input and output forecasts are its total split at the input share
     of its last 28 days (`shares`: series_key, input_share), bounds included; a model gets
     its total only."""

@@ -1,23 +1,35 @@
 """Open the embedded DuckDB warehouse the same way everywhere.
 
 One place decides the session settings (UTC, so a date never depends on the machine's zone),
-creates the raw tables the loader owns, and turns DuckDB's file errors into messages a user
-can act on.
+brings a warehouse of an older schema version up to date (warehouse/upgrade.py), creates the
+tables the loader and the CLI own, and turns DuckDB's file errors into messages a user can act
+on. It also holds the two helpers every module uses to read and write: `frame` (a query's rows
+as a Polars frame, through Arrow) and `transaction`.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 
 import duckdb
+import polars as pl
 
 from meterhouse.errors import MeterhouseError
 from meterhouse.warehouse.lock import warehouse_lock
+from meterhouse.warehouse.upgrade import (
+    LATEST,
+    back_up,
+    check_version,
+    record_version,
+    run_steps,
+    stored_version,
+)
 
 DEFAULT_DB = "meterhouse.duckdb"
 DB_ENV = "METERHOUSE_DB"
@@ -65,7 +77,9 @@ def describe_duckdb_text(db: Path | None, text: str) -> str | None:
 @contextmanager
 def connect(db: Path, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
     """The warehouse, holding its lock (warehouse/lock.py): shared to read, exclusive to
-    write. Writing creates the raw tables the loader owns."""
+    write. Writing upgrades a warehouse of an older schema version, keeping a backup
+    (warehouse/upgrade.py), and creates the tables the loader and the CLI own; a read-only
+    open of an older warehouse upgrades it first, through a brief writable open."""
     if read_only and not db.exists():
         raise MeterhouseError(
             f"no warehouse at {db}: run 'meterhouse ingest' or 'meterhouse nightly' first, "
@@ -78,28 +92,65 @@ def connect(db: Path, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyCon
             f"{db}: DuckDB cannot open a warehouse whose path holds a backslash; move it to a "
             "folder without one, or give a path without it."
         )
-    with warehouse_lock(db, exclusive=not read_only):
-        try:
-            con = duckdb.connect(str(db), read_only=read_only)
-        except duckdb.Error as exc:
-            message = describe_duckdb_error(db, exc)
-            if message is None:
-                message = f"{db} is not a DuckDB warehouse this version can open ({exc})."
-            raise MeterhouseError(message) from exc
-        try:
-            con.execute("set TimeZone = 'UTC'")
-            if not read_only:
-                con.execute(
-                    resources.files("meterhouse.warehouse").joinpath("raw_tables.sql").read_text()
+    if read_only:  # an older warehouse is upgraded first, by a brief writable open
+        with warehouse_lock(db, exclusive=False), _session(db, read_only=True) as con:
+            current = check_version(db, stored_version(con))
+        if not current:
+            if not (os.access(db, os.W_OK) and os.access(db.parent, os.W_OK)):
+                raise MeterhouseError(
+                    f"the warehouse {db} has an older schema version and cannot be upgraded "
+                    "here (the file or its folder is read-only): open it once with any "
+                    "meterhouse command where it can be written (a backup copy is kept)."
                 )
+            with connect(db):
+                pass
+    with warehouse_lock(db, exclusive=not read_only):
+        with _session(db, read_only=read_only) as con:
+            version = None if read_only else stored_version(con)
+            if read_only or check_version(db, version):
+                if not read_only:
+                    with transaction(con):
+                        _create_tables(con)
+                yield con
+                return
+            con.execute("checkpoint")  # the file then holds everything: its copy needs no WAL
+        assert version is not None
+        backup = back_up(db, version)
+        with _session(db) as con:
+            with transaction(con):
+                run_steps(con, version)
+                _create_tables(con)
+            print(f"upgraded the warehouse {db} from schema version {version} to {LATEST}; "
+                  f"the file as it was is kept as {backup}", file=sys.stderr)  # fmt: skip
             yield con
-        except duckdb.Error as exc:
-            message = describe_duckdb_error(db, exc)
-            if message is None:
-                raise
-            raise MeterhouseError(message) from exc
-        finally:
-            con.close()
+
+
+@contextmanager
+def _session(db: Path, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A DuckDB connection to `db` in UTC, DuckDB's file errors turned into messages."""
+    try:
+        con = duckdb.connect(str(db), read_only=read_only)
+    except duckdb.Error as exc:
+        message = describe_duckdb_error(db, exc)
+        if message is None:
+            message = f"{db} is not a DuckDB warehouse this version can open ({exc})."
+        raise MeterhouseError(message) from exc
+    try:
+        con.execute("set TimeZone = 'UTC'")
+        yield con
+    except duckdb.Error as exc:
+        message = describe_duckdb_error(db, exc)
+        if message is None:
+            raise
+        raise MeterhouseError(message) from exc
+    finally:
+        con.close()
+
+
+def _create_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """The tables the loader and the CLI own (raw_tables.sql), and the schema version."""
+    con.execute(resources.files("meterhouse.warehouse").joinpath("raw_tables.sql").read_text())
+    record_version(con)
 
 
 def require_built(con: duckdb.DuckDBPyConnection, what: str, *relations: str) -> None:
@@ -116,9 +167,10 @@ def require_built(con: duckdb.DuckDBPyConnection, what: str, *relations: str) ->
 
 
 @contextmanager
-def writing(con: duckdb.DuckDBPyConnection, **tables: object) -> Iterator[None]:
-    """One transaction, with `tables` (Arrow tables) registered under their names for its
-    statements: committed when the block ends, rolled back on any error, unregistered after."""
+def transaction(con: duckdb.DuckDBPyConnection, **tables: object) -> Iterator[None]:
+    """One transaction, with `tables` (Arrow tables or Polars frames) registered under their
+    names for its statements: committed when the block ends, rolled back on any error,
+    unregistered after."""
     for name, table in tables.items():
         con.register(name, table)
     try:
@@ -131,3 +183,11 @@ def writing(con: duckdb.DuckDBPyConnection, **tables: object) -> Iterator[None]:
     finally:
         for name in tables:
             con.unregister(name)
+
+
+def frame(con: duckdb.DuckDBPyConnection, sql: str, params: object = None) -> pl.DataFrame:
+    """The rows of `sql` (with its bound `params`) as a Polars frame, through Arrow, so DECIMAL
+    money stays DECIMAL."""
+    rows = pl.from_arrow(con.sql(sql, params=params).to_arrow_table())
+    assert isinstance(rows, pl.DataFrame)
+    return rows

@@ -30,6 +30,7 @@ from meterhouse.schemas.contracts import check_contract_folder
 from meterhouse.warehouse.db import DB_ENV, connect, describe_duckdb_text
 from meterhouse.warehouse.lock import dbt_dir, warehouse_lock
 from meterhouse.warehouse.spark import (
+    SOURCE_SCHEMAS,
     SPARK_DIR_ENV,
     TARGET_ENV,
     Target,
@@ -138,7 +139,8 @@ def run_dbt(
                 "--log-path", str(own / "logs"), *extra]  # fmt: skip
         with connect(db) as con:  # creates the raw tables the sources name, on any warehouse
             if target == "spark":
-                export_raw_layer(con, spark_dir(db) / "raw")
+                for schema in SOURCE_SCHEMAS:
+                    export_raw_layer(con, spark_dir(db) / schema, schema)
         (own / "target" / "run_results.json").unlink(missing_ok=True)
         sys.stdout.flush()
         done = subprocess.run(args, env=env, cwd=folder, check=False, preexec_fn=_die_with_parent)

@@ -18,7 +18,7 @@ import polars as pl
 from meterhouse.core.text import csv_safe
 from meterhouse.errors import MeterhouseError
 from meterhouse.files import write_whole
-from meterhouse.warehouse.db import require_built
+from meterhouse.warehouse.db import frame, require_built
 
 TIMESTAMP_TEXT = "%Y-%m-%dT%H:%M:%SZ"  # as in the FOCUS examples: UTC with a Z
 
@@ -45,25 +45,21 @@ def read_focus(
 ) -> pl.DataFrame:
     """The month's FOCUS rows (of `tenants`, when given), the issuer filled in on drafts."""
     require_built(con, "FOCUS mart", "main.fct_focus_billing")
-    frame = pl.from_arrow(
-        con.sql(
-            "select * from main.fct_focus_billing where BillingPeriodStart = $month and "
-            "(len($tenants::varchar[]) = 0 or list_contains($tenants::varchar[], SubAccountId)) "
-            "order by InvoiceId, x_LineNumber",
-            params={"month": month, "tenants": tenants},
-        ).to_arrow_table()
+    rows = frame(
+        con,
+        "select * from main.fct_focus_billing where BillingPeriodStart = $month and "
+        "(len($tenants::varchar[]) = 0 or list_contains($tenants::varchar[], SubAccountId)) "
+        "order by InvoiceId, x_LineNumber",
+        {"month": month, "tenants": tenants},
     )
-    assert isinstance(frame, pl.DataFrame)
-    missing = sorted(set(tenants) - set(frame["SubAccountId"]))
-    if frame.is_empty() or missing:
+    missing = sorted(set(tenants) - set(rows["SubAccountId"]))
+    if rows.is_empty() or missing:
         who = f" for {', '.join(missing)}" if missing else ""
         raise MeterhouseError(
             f"no invoice lines in {month:%Y-%m}{who}: 'meterhouse status' lists the months "
             "with invoices."
         )
-    filled = frame.with_columns(
-        pl.col("InvoiceIssuerName", "ServiceProviderName").fill_null(issuer)
-    )
+    filled = rows.with_columns(pl.col("InvoiceIssuerName", "ServiceProviderName").fill_null(issuer))
     return FOCUS_OUT.validate(filled)
 
 

@@ -1,5 +1,5 @@
 """Read the daily token series from the marts, forecast or backtest them (core/forecast.py),
-and store forecasts in raw.usage_forecasts, which fct_usage_forecast shows."""
+and store forecasts in app.usage_forecasts, which fct_usage_forecast shows."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from meterhouse.core.forecast import (
 )
 from meterhouse.errors import MeterhouseError
 from meterhouse.progress import Report
-from meterhouse.warehouse.db import require_built, writing
+from meterhouse.warehouse.db import frame, require_built, transaction
 
 
 @dataclass(frozen=True)
@@ -36,14 +36,13 @@ def read_series(
     """Every tenant's (and model's) daily series through the warehouse's last day; only
     `tenants`, when given (and then no model series)."""
     require_built(con, "usage series", "main.fct_usage_series_daily")
-    frame = pl.from_arrow(con.sql("select * from main.fct_usage_series_daily").to_arrow_table())
-    assert isinstance(frame, pl.DataFrame)
-    if frame.is_empty():
+    rows = frame(con, "select * from main.fct_usage_series_daily")
+    if rows.is_empty():
         raise MeterhouseError("the warehouse has no usage to forecast yet.")
-    through = frame["usage_date"].max()
+    through = rows["usage_date"].max()
     assert isinstance(through, date)
     if tenants:
-        known = set(frame.filter(pl.col("series_type") == "tenant")["series_key"])
+        known = set(rows.filter(pl.col("series_type") == "tenant")["series_key"])
         unknown = sorted(set(tenants) - known)
         if unknown:
             raise MeterhouseError(
@@ -52,10 +51,10 @@ def read_series(
             )
     is_tenant = pl.col("series_type") == "tenant"
     if tenants:
-        frame = frame.filter(is_tenant & pl.col("series_key").is_in(tenants))
+        rows = rows.filter(is_tenant & pl.col("series_key").is_in(tenants))
     elif not with_models:
-        frame = frame.filter(is_tenant)
-    grid = daily_grid(frame.lazy(), through).collect()
+        rows = rows.filter(is_tenant)
+    grid = daily_grid(rows.lazy(), through).collect()
     items = [
         (f"{kind}{KEY_SEPARATOR}{key}", part["tokens"].to_numpy())
         for (kind, key), part in grid.partition_by(
@@ -72,19 +71,19 @@ def read_series(
 
 
 def make_forecasts(series: Series, h: int) -> pl.DataFrame:
-    """Every series forecast `h` days ahead, as raw.usage_forecasts rows."""
+    """Every series forecast `h` days ahead, as app.usage_forecasts rows."""
     return forecast_rows(forecast_all(series.items, h), series.shares, series.through)
 
 
 def store_forecasts(con: duckdb.DuckDBPyConnection, rows: pl.DataFrame) -> None:
     """Store forecast rows, replacing the rows of the same series and trained_through_date."""
-    with writing(con, new_forecasts=rows.to_arrow()):
+    with transaction(con, new_forecasts=rows.to_arrow()):
         con.execute(
-            "delete from raw.usage_forecasts where (series_type, series_key, "
+            "delete from app.usage_forecasts where (series_type, series_key, "
             "trained_through_date) in (select distinct series_type, series_key, "
             "trained_through_date from new_forecasts)"
         )
-        con.execute("insert into raw.usage_forecasts by name select * from new_forecasts")
+        con.execute("insert into app.usage_forecasts by name select * from new_forecasts")
 
 
 def backtest_table(series: Series, horizons: tuple[int, ...], origins: int) -> pl.DataFrame:

@@ -28,7 +28,7 @@ import duckdb
 import polars as pl
 
 from meterhouse.errors import MeterhouseError
-from meterhouse.warehouse.db import writing
+from meterhouse.warehouse.db import transaction
 
 ChangeKind = Literal["load", "quarantine", "release"]
 EVENTS_DATASET = "usage_events"
@@ -142,7 +142,7 @@ def _issued_invoices(con: duckdb.DuckDBPyConnection, events: pl.DataFrame) -> li
     con.register("_months", months)
     try:
         rows = con.execute(
-            "select distinct i.invoice_id from raw.issued_invoices i "
+            "select distinct i.invoice_id from app.issued_invoices i "
             "inner join _months m on m.tenant_id = i.tenant_id "
             "and m.invoice_month = i.invoice_month order by 1"
         ).fetchall()
@@ -180,7 +180,7 @@ def hold_events(
             "with --release to change the reason); nothing was changed."
         )
     events = found.select("request_id", "tenant_id", "usage_date", "file_id")
-    with writing(con, _held=events):
+    with transaction(con, _held=events):
         change_id = record_changed_days(
             con, _days(events), dataset=EVENTS_DATASET, kind="quarantine", at=at, by=by,
             detail=reason,
@@ -214,7 +214,7 @@ def release_events(
             f"not quarantined: {_names(free['request_id'].to_list())}; nothing was changed."
         )
     events = found.select("request_id", "tenant_id", "usage_date", "file_id")
-    with writing(con, _released=events):
+    with transaction(con, _released=events):
         change_id = record_changed_days(
             con, _days(events), dataset=EVENTS_DATASET, kind="release", at=at, by=by,
             detail=reason,

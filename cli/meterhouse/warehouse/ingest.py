@@ -32,6 +32,7 @@ from meterhouse.errors import MeterhouseError
 from meterhouse.progress import Report
 from meterhouse.schemas.dataset import Dataset, with_load_time
 from meterhouse.schemas.events import CONFLICT_RULE, EVENTS, NON_INTEGER_RULE
+from meterhouse.warehouse.db import frame, transaction
 from meterhouse.warehouse.holds import record_changed_days
 
 
@@ -190,8 +191,7 @@ def ingest(
         return result
 
     now = datetime.now(UTC).replace(tzinfo=None)
-    con.begin()
-    try:
+    with transaction(con):
         [(load_id, first_file_id)] = con.execute(
             "select coalesce(max(load_id), 0) + 1, coalesce(max(file_id), 0) + 1 "
             "from raw.load_manifest"
@@ -225,10 +225,6 @@ def ingest(
                 ],
             )  # fmt: skip
         _verify(con, dataset, first_file_id, todo)
-        con.commit()
-    except BaseException:
-        con.rollback()
-        raise
     return result
 
 
@@ -336,9 +332,8 @@ def _copies_in_warehouse(
     [(loaded,)] = con.execute(f"select count(*) from {dataset.table}").fetchall()
     if not loaded:  # a first load: nothing to look up, and the semi join would hash every key
         query += " limit 0"
-    earlier = pl.from_arrow(con.sql(query).to_arrow_table())
+    earlier = frame(con, query)
     con.unregister("_load")
-    assert isinstance(earlier, pl.DataFrame)
     return earlier
 
 

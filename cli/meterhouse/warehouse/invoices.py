@@ -1,5 +1,5 @@
 """Read one month's invoices from the billing marts, refusing what must not be invoiced; issue
-them (freeze them in raw.issued_invoices, raw.issued_invoice_lines, raw.issued_sell_prices);
+them (freeze them in app.issued_invoices, app.issued_invoice_lines, app.issued_sell_prices);
 trace a line to its requests.
 
 Refusals come before anything is written: an unknown tenant, a month or tenant without an
@@ -20,8 +20,12 @@ import polars as pl
 from meterhouse.core.invoices import documents
 from meterhouse.errors import MeterhouseError
 from meterhouse.schemas.invoices import DOCUMENTS_OUT, INVOICES_IN, LINES_IN, split_valid
-from meterhouse.warehouse.db import require_built, writing
+from meterhouse.warehouse.db import frame, require_built, transaction
 from meterhouse.warehouse.holds import marts_behind_loads
+
+# The dbt --select arguments that refresh the marts after an issue: everything downstream of
+# the issued invoices and their lines (the `app` source), so the marts show them as issued.
+ISSUED_SELECTOR = ("source:app.issued_invoices+", "source:app.issued_invoice_lines+")
 
 
 @dataclass(frozen=True)
@@ -46,7 +50,7 @@ def _month_rows(
     con: duckdb.DuckDBPyConnection, table: str, month: date, tenants: list[str]
 ) -> pl.DataFrame:
     """A relation's rows of one month (and of `tenants`, when given), through Arrow."""
-    return _frame(
+    return frame(
         con,
         f"select * from {table} where invoice_month = $month "
         "and (len($tenants::varchar[]) = 0 or list_contains($tenants::varchar[], tenant_id))",
@@ -58,7 +62,7 @@ def read_month(
     con: duckdb.DuckDBPyConnection, month: date, tenants: list[str], allow_unpriced: bool
 ) -> MonthInvoices:
     require_built(con, "billing marts", "main.fct_invoices", "main.fct_invoice_lines",
-                  "main.fct_usage_daily", "raw.issued_invoices")  # fmt: skip
+                  "main.fct_usage_daily", "app.issued_invoices")  # fmt: skip
     label = f"{month:%Y-%m}"
     usage = dict(
         con.execute(
@@ -93,7 +97,7 @@ def read_month(
     lines = _month_rows(con, "main.fct_invoice_lines", month, tenants)
     records = _month_rows(
         con,
-        "(select *, sha256(document_json) as sha256_now from raw.issued_invoices)",
+        "(select *, sha256(document_json) as sha256_now from app.issued_invoices)",
         month,
         tenants,
     )
@@ -101,7 +105,7 @@ def read_month(
     if len(tampered):
         raise MeterhouseError(
             f"issued invoice {', '.join(tampered['invoice_id'])}: the stored document no longer "
-            "matches the SHA-256 it was issued with (raw.issued_invoices was edited). Restore "
+            "matches the SHA-256 it was issued with (app.issued_invoices was edited). Restore "
             "the warehouse from a backup; nothing was written."
         )
     # an invoice issued is issued, even while the marts still say draft (an interrupted issue)
@@ -149,6 +153,7 @@ def issue_month(
         raise MeterhouseError(
             f"{month:%Y-%m} is not over yet: issue it from the first day of the next month (UTC)."
         )
+    require_built(con, "billing marts", "main.fct_sell_prices")
     found = read_month(con, month, tenants, allow_unpriced)
     [(built,)] = con.execute("select max(last_file_id) from main.fct_usage_daily").fetchall()
     if marts_behind_loads(con):
@@ -160,7 +165,7 @@ def issue_month(
     already = sorted(invoices.filter(pl.col("status") == "issued")["invoice_id"])
     drafts = invoices.filter(pl.col("status") == "draft")
     [(behind,)] = con.execute(
-        "select count(*) from main.fct_invoices as marts inner join raw.issued_invoices as issued "
+        "select count(*) from main.fct_invoices as marts inner join app.issued_invoices as issued "
         "using (invoice_id) where marts.status = 'draft'"
     ).fetchall()
     if drafts.is_empty():
@@ -172,24 +177,24 @@ def issue_month(
     refused.update(found.refused)
     lines = lines.filter(pl.col("invoice_id").is_in(docs["invoice_id"].implode()))
     documents_now = docs.with_columns(pl.col("json") + "\n").to_arrow()
-    with writing(con, issuing_documents=documents_now, issuing_lines=lines.to_arrow()):
+    with transaction(con, issuing_documents=documents_now, issuing_lines=lines.to_arrow()):
         con.execute(
-            "insert into raw.issued_invoices select invoice_id, tenant_id, invoice_month, "
+            "insert into app.issued_invoices select invoice_id, tenant_id, invoice_month, "
             "currency, cast(total as decimal(38, 2)), line_count, $issuer, $issued_at, $through, "
             "json, sha256(json) from issuing_documents",
             {"issuer": issuer, "issued_at": issued_at, "through": built or 0},
         )
         con.execute(
-            "insert into raw.issued_invoice_lines by name select invoice_id, line_number, "
+            "insert into app.issued_invoice_lines by name select invoice_id, line_number, "
             "line_type, model_id, token_class, quantity_tokens, unit_price_per_1m_tokens, "
             "tier_from_tokens, credit_grant_id, corrects_invoice_id, corrected_line_type, "
             "amount, currency from issuing_lines"
         )
         con.execute(  # the prices behind the lines, for tracing them to requests later
-            "insert into raw.issued_sell_prices by name select documents.invoice_id, "
+            "insert into app.issued_sell_prices by name select documents.invoice_id, "
             "prices.model_id, prices.is_success, prices.token_class, "
             "prices.list_usd_per_1m_tokens, prices.is_billable, prices.unit_price_per_1m_tokens "
-            "from main.int_sell_prices as prices inner join issuing_documents as documents "
+            "from main.fct_sell_prices as prices inner join issuing_documents as documents "
             "using (tenant_id, invoice_month)"
         )
     return Issued(sorted(docs["invoice_id"]), already, marts_behind=True, refused=refused)
@@ -204,7 +209,7 @@ class Explained:
 def explain_line(con: duckdb.DuckDBPyConnection, invoice_id: str, line_number: int) -> Explained:
     """The requests behind one usage line (or usage correction line) of an invoice, from
     fct_invoice_line_requests; refuses other lines, which no request makes on its own."""
-    lines = _frame(con, "select * from main.fct_invoice_lines where invoice_id = $id "
+    lines = frame(con, "select * from main.fct_invoice_lines where invoice_id = $id "
                         "order by line_number", {"id": invoice_id})  # fmt: skip
     if lines.is_empty():
         raise MeterhouseError(
@@ -225,19 +230,13 @@ def explain_line(con: duckdb.DuckDBPyConnection, invoice_id: str, line_number: i
             f"corrections) come from requests; this invoice has them at lines "
             f"{_ranges(traceable) or 'none'}."
         )
-    requests = _frame(
+    requests = frame(
         con,
         "select request_id, event_at, quantity_tokens from main.fct_invoice_line_requests "
         "where invoice_id = $id and line_number = $line order by event_at, request_id",
         {"id": invoice_id, "line": line_number},
     )
     return Explained(line=found.row(0, named=True), requests=requests)
-
-
-def _frame(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, object]) -> pl.DataFrame:
-    frame = pl.from_arrow(con.sql(sql, params=params).to_arrow_table())
-    assert isinstance(frame, pl.DataFrame)
-    return frame
 
 
 def _ranges(numbers: list[int]) -> str:

@@ -17,6 +17,7 @@ import duckdb
 import polars as pl
 
 from meterhouse.errors import MeterhouseError
+from meterhouse.warehouse.db import transaction
 
 KEY_COLUMNS = ("model_id", "service_tier", "min_context_tokens", "token_class")
 KEY = ", ".join(KEY_COLUMNS)
@@ -56,9 +57,7 @@ def import_prices(
 ) -> PriceImport:
     """Merge `prices` (core.prices.PRICE_COLUMNS) into raw.price_book as of `effective_from`."""
     now = datetime.now(UTC).replace(tzinfo=None)
-    con.begin()
-    try:
-        con.register("_prices", prices)
+    with transaction(con, _prices=prices):
         con.execute(f"""
             create or replace temp table _compared as
             select n.*, p.usd_per_1m_tokens as current_usd_per_1m_tokens
@@ -96,9 +95,4 @@ def import_prices(
             [effective_from, source, now],
         )
         con.execute("drop table _compared")
-        con.unregister("_prices")
-        con.commit()
-    except BaseException:
-        con.rollback()
-        raise
     return PriceImport(prices["model_id"].n_unique(), opened, changed, unchanged)

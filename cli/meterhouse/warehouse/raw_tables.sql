@@ -1,6 +1,18 @@
--- Raw tables the loader owns; dbt reads them as the `meterhouse` source.
+-- The tables the warehouse stores, made on every writable open (warehouse/db.py):
+-- - raw: what the loader loaded and its bookkeeping; dbt reads them as the `meterhouse` source.
+-- - app: the application's own records (issued invoices, their lines and sell prices, stored
+--   forecasts), written by the CLI, never by dbt; dbt reads them as the `app` source.
+-- A change to a table that already exists in warehouses is an upgrade step, with a new schema
+-- version (warehouse/upgrade.py, docs/decisions/0016).
 -- event_at is a UTC instant stored as TIMESTAMP (no time zone), see docs/decisions/0002.
 create schema if not exists raw;
+create schema if not exists app;
+
+-- The warehouse's schema version, one row (warehouse/upgrade.py).
+create table if not exists app.schema_version (
+    version      integer not null,
+    recorded_at  timestamp not null
+);
 
 create table if not exists raw.load_manifest (
     file_id            bigint primary key,
@@ -72,7 +84,7 @@ create table if not exists raw.price_book (
 -- Issued invoices, frozen by `meterhouse invoice issue`; dbt reads them and never writes them.
 -- document_json is the document of record (its SHA-256 in content_sha256); through_file_id is
 -- the last loaded file the invoice saw: events of later files become corrections.
-create table if not exists raw.issued_invoices (
+create table if not exists app.issued_invoices (
     invoice_id            varchar primary key,
     tenant_id             varchar not null,
     invoice_month         date not null,
@@ -87,7 +99,7 @@ create table if not exists raw.issued_invoices (
     unique (tenant_id, invoice_month)
 );
 
-create table if not exists raw.issued_invoice_lines (
+create table if not exists app.issued_invoice_lines (
     invoice_id                varchar not null,
     line_number               bigint not null,
     line_type                 varchar not null,
@@ -104,9 +116,9 @@ create table if not exists raw.issued_invoice_lines (
     primary key (invoice_id, line_number)
 );
 
--- The sell prices an issued invoice was priced with (int_sell_prices rows of its tenant and
+-- The sell prices an issued invoice was priced with (fct_sell_prices rows of its tenant and
 -- month at issue time), so its usage lines trace to their requests whatever changes later.
-create table if not exists raw.issued_sell_prices (
+create table if not exists app.issued_sell_prices (
     invoice_id                varchar not null,
     model_id                  varchar not null,
     is_success                boolean not null,
@@ -118,7 +130,7 @@ create table if not exists raw.issued_sell_prices (
 
 -- Token forecasts written by `meterhouse forecast` (docs/forecasting.md); a new run for the
 -- same trained_through_date replaces that run's rows of the series it forecast.
-create table if not exists raw.usage_forecasts (
+create table if not exists app.usage_forecasts (
     series_type           varchar not null,   -- tenant or model
     series_key            varchar not null,   -- tenant_id or model_id
     token_direction       varchar not null,   -- total, input or output

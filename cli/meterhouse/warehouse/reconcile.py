@@ -21,7 +21,7 @@ from meterhouse.core.reconcile import Reconciliation, month_bounds, reconcile
 from meterhouse.core.vendor_bills import normalise_bill
 from meterhouse.errors import MeterhouseError
 from meterhouse.schemas.vendor_bills import BILL_ROWS, METERED_IN
-from meterhouse.warehouse.db import require_built
+from meterhouse.warehouse.db import frame, require_built
 
 MART = "fct_vendor_usage_daily"
 
@@ -69,17 +69,11 @@ def default_provider(bill: pl.DataFrame) -> str:
     return re.sub(r"[^0-9a-z]", "", names[0].lower())
 
 
-def _frame(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, object]) -> pl.DataFrame:
-    frame = pl.from_arrow(con.sql(sql, params=params).to_arrow_table())
-    assert isinstance(frame, pl.DataFrame)
-    return frame
-
-
 def read_metered(
     con: duckdb.DuckDBPyConnection, provider: str, first: date, last: date
 ) -> pl.DataFrame:
     """The provider's metered usage per day, model, class and price in [first, last]."""
-    return _frame(
+    return frame(
         con,
         f"select usage_date, model_id, token_class, usd_per_1m_tokens, sum(tokens) as tokens, "
         f"sum(list_cost_usd) as list_cost_usd from main.{MART} where provider = $provider "
@@ -97,7 +91,7 @@ def reconcile_bill(
 ) -> BillReconciliation:
     """Reconcile the vendor bill at `bill_path` for `month` (its first day) with our metered
     usage of `provider` (default: from the bill's ServiceProviderName)."""
-    require_built(con, MART, f"main.{MART}")
+    require_built(con, MART, f"main.{MART}", "main.dim_model_names")
     bill = load_bill(bill_path)
     chosen = provider or default_provider(bill)
     start, end = month_bounds(month)
@@ -125,10 +119,8 @@ def reconcile_bill(
             f"no metered API usage for provider '{chosen}' in {month:%Y-%m}. Providers with "
             f"usage that month: {listed}. Give one with --provider."
         )
-    resolved = _frame(
-        con,
-        "select model_name, model_id from main.int_model_names_resolved where model_id is not null",
-        {},
+    resolved = frame(
+        con, "select model_name, model_id from main.dim_model_names where model_id is not null"
     )
     result = reconcile(bill, METERED_IN.validate(metered), resolved, month, tolerance)
     return BillReconciliation(bill_path, chosen, month, tolerance, result)

@@ -13,7 +13,7 @@ import polars as pl
 
 from meterhouse.core.costs import month_costs
 from meterhouse.errors import MeterhouseError
-from meterhouse.warehouse.db import require_built
+from meterhouse.warehouse.db import frame, require_built
 
 MARTS = {
     "cost": ("fct_cost_per_1m_tokens", "usage_date"),
@@ -24,14 +24,12 @@ MARTS = {
 def _month_rows(con: duckdb.DuckDBPyConnection, report: str, month: date) -> pl.DataFrame:
     mart, column = MARTS[report]
     require_built(con, mart, f"main.{mart}")
-    frame = pl.from_arrow(
-        con.sql(
-            f"select * from main.{mart} where date_trunc('month', {column}) = $month",
-            params={"month": month},
-        ).to_arrow_table()
+    rows = frame(
+        con,
+        f"select * from main.{mart} where date_trunc('month', {column}) = $month",
+        {"month": month},
     )
-    assert isinstance(frame, pl.DataFrame)
-    if frame.is_empty():
+    if rows.is_empty():
         [(months,)] = con.execute(
             f"select string_agg(distinct strftime({column}, '%Y-%m'), ', ' "
             f"order by strftime({column}, '%Y-%m')) from main.{mart}"
@@ -39,7 +37,7 @@ def _month_rows(con: duckdb.DuckDBPyConnection, report: str, month: date) -> pl.
         raise MeterhouseError(
             f"no {report} rows for {month:%Y-%m}. Months with rows: {months or 'none'}."
         )
-    return frame
+    return rows
 
 
 def month_cost(con: duckdb.DuckDBPyConnection, month: date) -> pl.DataFrame:

@@ -2,8 +2,9 @@
 
 The loader stays the one gate into the warehouse on every target: it checks, deduplicates and
 quarantines each export into the DuckDB file's raw tables with the same rules and the same
-manifest, so a re-run loads nothing twice. For the `spark` target those raw tables are then
-written as Parquet, one folder per table, and dbt-spark reads them as external tables
+manifest, so a re-run loads nothing twice. For the `spark` target those raw tables, and the
+app's own records (schema app: issued invoices, stored forecasts), are then written as
+Parquet, one folder per schema and table, and dbt-spark reads them as external tables
 (macros/spark/raw_sources.sql) to build the same models on Spark. After a build, Spark writes
 every mart as Parquet (macros/spark/publish_marts.sql), and the commands that read marts read
 those files with DuckDB.
@@ -37,29 +38,37 @@ def spark_dir(db: Path) -> Path:
     return db.with_name(f"{db.stem}.spark")
 
 
-def export_raw_layer(con: duckdb.DuckDBPyConnection, folder: Path) -> None:
-    """Write every raw table to `folder`/<table>/part-0.parquet, replacing what was there
-    (a table at a time: written aside, then swapped in). A table's name becomes a folder and
-    an identifier on Spark: a raw table whose name is not a plain identifier is refused."""
+# The schemas dbt reads as sources: exported for Spark as <spark_dir>/<schema>/<table>.
+SOURCE_SCHEMAS = ("raw", "app")
+
+
+def export_raw_layer(con: duckdb.DuckDBPyConnection, folder: Path, schema: str = "raw") -> None:
+    """Write every table of `schema` (one of SOURCE_SCHEMAS) to `folder`/<table>/part-0.parquet,
+    replacing what was there (a table at a time: written aside, then swapped in). A table's
+    name becomes a folder and an identifier on Spark: one that is not a plain identifier is
+    refused."""
+    assert schema in SOURCE_SCHEMAS
     folder.mkdir(parents=True, exist_ok=True)
     tables = [
         name
-        for (name,) in con.sql(
+        for (name,) in con.execute(
             "select table_name from information_schema.tables "
-            "where table_schema = 'raw' order by table_name"
+            "where table_schema = ? order by table_name",
+            [schema],
         ).fetchall()
     ]
     for name in tables:
         if not is_plain_identifier(name):
             raise MeterhouseError(
-                f"the warehouse has a raw table named {name!r}: a raw table's name must be "
-                "letters, digits and underscores to be exported for Spark. Rename or drop it."
+                f"the warehouse has a {schema} table named {name!r}: a {schema} table's name "
+                "must be letters, digits and underscores to be exported for Spark. Rename or "
+                "drop it."
             )
         staged = folder / f".{name}.staged"
         shutil.rmtree(staged, ignore_errors=True)
         staged.mkdir()
         con.execute(  # COPY ... TO binds its file name
-            f"copy raw.{duckdb_identifier(name)} to ? (format parquet, compression zstd)",
+            f"copy {schema}.{duckdb_identifier(name)} to ? (format parquet, compression zstd)",
             [str((staged / "part-0.parquet").absolute())],
         )
         final = folder / name
@@ -77,9 +86,9 @@ def _parquet_files(table: Path) -> list[Path]:
 
 @contextmanager
 def spark_marts(db: Path) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A read-only DuckDB session over the Spark build of `db`: `raw.<table>` over the raw
-    layer Spark read, `main.<mart>` over the marts Spark published, so the commands that read
-    the warehouse read the Spark build unchanged."""
+    """A read-only DuckDB session over the Spark build of `db`: `raw.<table>` and
+    `app.<table>` over the tables Spark read, `main.<mart>` over the marts Spark published, so
+    the commands that read the warehouse read the Spark build unchanged."""
     folder = spark_dir(db)
     marts = folder / "marts"
     if not marts.is_dir():
@@ -89,8 +98,9 @@ def spark_marts(db: Path) -> Iterator[duckdb.DuckDBPyConnection]:
         )
     con = duckdb.connect()
     try:
-        con.execute("set TimeZone = 'UTC'; create schema raw")
-        for schema, tables in (("raw", folder / "raw"), ("main", marts)):
+        con.execute("set TimeZone = 'UTC'; create schema raw; create schema app")
+        layers = [(schema, folder / schema) for schema in SOURCE_SCHEMAS] + [("main", marts)]
+        for schema, tables in layers:
             if not tables.is_dir():
                 continue
             for table in sorted(p for p in tables.iterdir() if p.is_dir()):

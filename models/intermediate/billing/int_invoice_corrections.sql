@@ -12,11 +12,11 @@ with computed as (
 ),
 
 issued_invoices as (
-    select * from {{ source('meterhouse', 'issued_invoices') }}
+    select * from {{ ref('stg_app__issued_invoices') }}
 ),
 
 issued_lines as (
-    select * from {{ source('meterhouse', 'issued_invoice_lines') }}
+    select * from {{ ref('stg_app__issued_invoice_lines') }}
 ),
 
 -- what each issued invoice's month computes to today, line by line

@@ -7,7 +7,7 @@
 -- through_file_id; every file, on a draft) and was not held out of the marts at that time
 -- (`meterhouse quarantine`, raw.event_holds; on a draft: not held now):
 --   - a usage line of an issued invoice: the sell prices it was issued with
---     (raw.issued_sell_prices) and the requests that counted at its issue;
+--     (app.issued_sell_prices) and the requests that counted at its issue;
 --   - a usage line of a draft: today's sell prices (int_sell_prices) and the requests that
 --     count now;
 --   - a correction: today's sell prices, and the requests that count at its own invoice's
@@ -22,7 +22,7 @@ with lines as (
 ),
 
 issued as (
-    select * from {{ source('meterhouse', 'issued_invoices') }}
+    select * from {{ ref('stg_app__issued_invoices') }}
 ),
 
 holds as (
@@ -37,7 +37,7 @@ coverage as (
     union all
     select distinct issued_lines.corrects_invoice_id, issued.invoice_month, issued.through_file_id,
         issued.issued_at
-    from {{ source('meterhouse', 'issued_invoice_lines') }} as issued_lines
+    from {{ ref('stg_app__issued_invoice_lines') }} as issued_lines
     inner join issued on issued.invoice_id = issued_lines.invoice_id
     where issued_lines.corrects_invoice_id is not null
 ),
@@ -89,7 +89,7 @@ sell_prices as (
         frozen.invoice_id, issued.tenant_id, issued.invoice_month, frozen.model_id,
         frozen.is_success, frozen.token_class, frozen.list_usd_per_1m_tokens, frozen.is_billable,
         frozen.unit_price_per_1m_tokens
-    from {{ source('meterhouse', 'issued_sell_prices') }} as frozen
+    from {{ ref('stg_app__issued_sell_prices') }} as frozen
     inner join issued on issued.invoice_id = frozen.invoice_id
 ),
 

@@ -1,10 +1,10 @@
 -- grain: one row per tenant_id, invoice_month and line_number
--- An issued invoice shows its lines exactly as issued (raw.issued_invoice_lines, never
+-- An issued invoice shows its lines exactly as issued (app.issued_invoice_lines, never
 -- rebuilt). An open (draft) month shows today's computed lines, then the correction lines
 -- for the tenant's issued invoices (int_invoice_corrections). An invoice's total is the sum
 -- of its lines.
 with issued_invoices as (
-    select * from {{ source('meterhouse', 'issued_invoices') }}
+    select * from {{ ref('stg_app__issued_invoices') }}
 ),
 
 issued as (
@@ -12,7 +12,7 @@ issued as (
         issued_invoices.tenant_id,
         issued_invoices.invoice_month,
         lines.*
-    from {{ source('meterhouse', 'issued_invoice_lines') }} as lines
+    from {{ ref('stg_app__issued_invoice_lines') }} as lines
     inner join issued_invoices on issued_invoices.invoice_id = lines.invoice_id
 ),
 

@@ -7,7 +7,7 @@ with lines as (
 ),
 
 issued as (
-    select * from {{ source('meterhouse', 'issued_invoices') }}
+    select * from {{ ref('stg_app__issued_invoices') }}
 ),
 
 unpriced as (

@@ -22,7 +22,7 @@ with lines as (
 ),
 
 issued as (
-    select invoice_id, issuer from {{ source('meterhouse', 'issued_invoices') }}
+    select invoice_id, issuer from {{ ref('stg_app__issued_invoices') }}
 ),
 
 described as (
