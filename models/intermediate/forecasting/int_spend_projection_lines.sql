@@ -47,10 +47,12 @@ remaining as (
     group by tenant_id, token_direction
 ),
 
+{%- set input_classes = token_classes() | selectattr('direction', 'equalto', 'input')
+    | map(attribute='name') | list %}
 usage_lines as (
     select
         *,
-        case when token_class in ('input', 'cache_read', 'cache_write') then 'input' else 'output' end
+        case when token_class in ('{{ input_classes | join("', '") }}') then 'input' else 'output' end
             as token_direction
     from {{ ref('int_invoice_usage_lines') }}
 ),
