@@ -38,17 +38,11 @@ from fpdf.drawing_primitives import Point
 from fpdf.enums import MethodReturnValue, TextMode
 from fpdf.fonts import TTFFont
 
+from meterhouse.core.vocabulary import LINE_TYPES, TOKEN_CLASSES
 from meterhouse.errors import MeterhouseError
 
-_CLASS_NAMES = {
-    "input": "Input (uncached)", "cache_read": "Cache read", "cache_write": "Cache write",
-    "reasoning": "Reasoning output", "output": "Output",
-}  # fmt: skip
-_LINE_NAMES = {
-    "free_allowance": "Free token allowance", "tier_discount": "Volume tier discount",
-    "discount": "Contract discount", "commitment_shortfall": "Monthly commitment shortfall",
-    "credit": "Prepaid credit applied", "correction": "Correction",
-}  # fmt: skip
+_CLASS_NAMES = {c.name: c.label for c in TOKEN_CLASSES}
+_LINE_NAMES = {t.name: t.label for t in LINE_TYPES}
 _WIDTHS = (70.0, 35.0, 40.0, 35.0)  # description, tokens, unit price per 1M, amount (mm)
 _LINE = 6.0  # height of a line of the header and of the table (mm)
 _LABEL = 35.0  # width of the header's labels (mm)

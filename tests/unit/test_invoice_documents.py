@@ -15,8 +15,9 @@ import pypdf
 import pytest
 
 from meterhouse.core.invoices import csv_documents, csv_lines, documents
+from meterhouse.core.money import AMOUNT, UNIT_PRICE
 from meterhouse.pdf import render_pdf
-from meterhouse.schemas.invoices import DOCUMENTS_OUT, INVOICES_IN, LINES_IN, MONEY, UNIT_PRICE
+from meterhouse.schemas.invoices import DOCUMENTS_OUT, INVOICES_IN, LINES_IN
 
 SEPT = date(2026, 9, 1)
 
@@ -40,7 +41,7 @@ def lines() -> pl.DataFrame:
             "amount": [Decimal("0.01"), Decimal("2.50"), Decimal("-1.00"), Decimal("0.00")],
             "currency": ["EUR", "EUR", "EUR", "USD"],
         },
-        schema_overrides={"unit_price_per_1m_tokens": UNIT_PRICE, "amount": MONEY,
+        schema_overrides={"unit_price_per_1m_tokens": UNIT_PRICE, "amount": AMOUNT,
                           "tier_from_tokens": pl.Int64, "corrects_invoice_id": pl.String,
                           "corrected_line_type": pl.String},
     ))  # fmt: skip
@@ -57,7 +58,7 @@ def invoices(total_a: str = "1.51", sub_a: str = "2.51") -> pl.DataFrame:
          "invoice_month": [SEPT] * 2, "currency": ["EUR", "USD"], "status": ["draft"] * 2,
          **{k: [Decimal(v) for v in vs] for k, vs in money.items()},
          "line_count": [3, 1], "unpriced_tokens": [0, 0]},
-        schema_overrides=dict.fromkeys(money, MONEY),
+        schema_overrides=dict.fromkeys(money, AMOUNT),
     ))  # fmt: skip
 
 

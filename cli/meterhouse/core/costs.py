@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import polars as pl
 
-MONEY = pl.Decimal(38, 12)
+from meterhouse.core.money import COST
+
 COST_KEYS = ("model_id", "hardware", "is_self_hosted")
 SUMMED = (
     "input_tokens", "output_tokens", "unpriced_tokens",
@@ -19,7 +20,7 @@ SUMMED = (
 def per_1m_tokens(cost: str, *tokens: str) -> pl.Expr:
     """cost x 1,000,000 / tokens, exact to 12 decimals; null without tokens."""
     count = pl.sum_horizontal(*tokens)
-    ratio = pl.col(cost).cast(MONEY) * 1_000_000 / count.cast(pl.Decimal(38, 0))
+    ratio = pl.col(cost).cast(COST) * 1_000_000 / count.cast(pl.Decimal(38, 0))
     return pl.when(count > 0).then(ratio)
 
 

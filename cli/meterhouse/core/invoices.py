@@ -12,28 +12,35 @@ from datetime import datetime
 
 import polars as pl
 
+from meterhouse.core.money import AMOUNT
 from meterhouse.core.text import format_text, spreadsheet_safe
-from meterhouse.schemas.invoices import MONEY
+from meterhouse.core.vocabulary import line_types_of_total
 
 KEY = ["invoice_id", "tenant_id", "invoice_month"]
-DISCOUNTS = ["free_allowance", "tier_discount", "discount"]
 LINE_FIELDS = [
     "line_number", "line_type", "model_id", "token_class", "quantity_tokens",
     "corrects_invoice_id", "corrected_line_type", "unit_price_per_1m_tokens", "amount",
 ]  # fmt: skip
-TOTALS = {  # document field: (mart column, line types summed; None = every line)
-    "subtotal": ("subtotal", ["usage"]),
-    "discounts": ("discounts", DISCOUNTS),
-    "credits_applied": ("credits_applied", ["credit"]),
-    "commitment_shortfall": ("commitment_shortfall", ["commitment_shortfall"]),
-    "corrections": ("corrections", ["correction"]),
+# document field: (mart column, line types summed; None = every line). Each line type adds
+# to the total the vocabulary names (core/vocabulary.py), as in fct_invoices.
+TOTALS: dict[str, tuple[str, list[str] | None]] = {
+    **{
+        total: (total, line_types_of_total(total))
+        for total in (
+            "subtotal",
+            "discounts",
+            "credits_applied",
+            "commitment_shortfall",
+            "corrections",
+        )
+    },
     "total": ("total_amount", None),
 }
 
 
 def money_text(column: str) -> pl.Expr:
     """A DECIMAL(38, 2) amount as its exact decimal string ("-12.30"), never a float."""
-    return pl.col(column).cast(MONEY).cast(pl.String)
+    return pl.col(column).cast(AMOUNT).cast(pl.String)
 
 
 def _sum_of(types: list[str] | None) -> pl.Expr:
@@ -42,7 +49,7 @@ def _sum_of(types: list[str] | None) -> pl.Expr:
         if types is None
         else pl.col("amount").filter(pl.col("line_type").is_in(types))
     )
-    return amount.sum().cast(MONEY)
+    return amount.sum().cast(AMOUNT)
 
 
 def line_columns() -> list[pl.Expr]:

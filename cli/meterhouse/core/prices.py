@@ -18,31 +18,28 @@ from typing import Any
 
 import polars as pl
 
+from meterhouse.core import vocabulary
+from meterhouse.core.money import UNIT_PRICE
 from meterhouse.errors import MeterhouseError
 
 MODES = ("chat", "completion", "responses")
 # LiteLLM's own description of an entry's fields, with placeholder text and zero prices.
 DOCUMENTATION_KEYS = ("sample_spec",)
-TOKEN_CLASSES = {
-    "input_cost_per_token": "input",
-    "output_cost_per_token": "output",
-    "cache_read_input_token_cost": "cache_read",
-    "cache_creation_input_token_cost": "cache_write",
-    "output_cost_per_reasoning_token": "reasoning",
-}
-SERVICE_TIERS = {"": "standard", "batches": "batch", "priority": "priority", "flex": "flex"}
+# The catalog's field of each token class's price, and suffix of each service tier's
+# (core/vocabulary.py: catalog_key, catalog_suffix).
+TOKEN_CLASSES = {c.catalog_key: c.name for c in vocabulary.TOKEN_CLASSES}
+SERVICE_TIERS = {t.catalog_suffix: t.name for t in vocabulary.SERVICE_TIERS}
 _FIELD = re.compile(
-    r"^(?P<base>" + "|".join(TOKEN_CLASSES) + r")"
+    r"^(?P<base>" + "|".join(map(re.escape, TOKEN_CLASSES)) + r")"
     r"(?:_above_(?P<k>\d+)k_tokens)?"
-    r"(?:_(?P<tier>batches|priority|flex))?$"
+    r"(?:_(?P<tier>" + "|".join(re.escape(s) for s in SERVICE_TIERS if s) + r"))?$"
 )
 # Documented, not priced: 1-hour cache writes, audio/image/video tokens, per-query search fees,
 # and the `input_cost_per_token_cache_hit` spelling (every model that has it also has
 # cache_read_input_token_cost).
 SKIPPED_FIELDS = ("_above_1hr", "audio", "image", "video", "search_context", "cache_hit")
 PER_MILLION = Decimal(1_000_000)
-PRICE_DTYPE = pl.Decimal(38, 12)
-STORED = Decimal(1).scaleb(-12)  # the scale of PRICE_DTYPE
+STORED = Decimal(1).scaleb(-UNIT_PRICE.scale)  # the scale of a stored price
 MAX_INTEGER_DIGITS = 26  # 38 - 12
 # The catalog is written from doubles, and some prices carry their arithmetic noise (0.30002 per
 # 1M tokens written as 3.0001999999999996e-07): digits past the 15th significant one, which is as
@@ -54,7 +51,7 @@ PRICE_COLUMNS: dict[str, pl.DataType] = {
     "service_tier": pl.String(),
     "min_context_tokens": pl.Int64(),
     "token_class": pl.String(),
-    "usd_per_1m_tokens": PRICE_DTYPE,
+    "usd_per_1m_tokens": UNIT_PRICE,
 }
 
 

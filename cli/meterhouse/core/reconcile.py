@@ -14,8 +14,8 @@ from decimal import Decimal
 
 import polars as pl
 
+from meterhouse.core.money import EXACT_COST
 from meterhouse.core.text import format_text
-from meterhouse.schemas.vendor_bills import AMOUNT, MONEY
 
 KEY = ["charge_period_start", "charge_period_end", "model_id", "token_class"]
 FAILING = (
@@ -113,7 +113,10 @@ def _bill_keys(usage: pl.LazyFrame) -> pl.LazyFrame:
         pl.col("contracted_usd_per_1m_tokens").min().alias("bill_contracted_min"),
         charged.min().alias("charged_min"),
         charged.max().alias("charged_max"),
-        pl.coalesce("effective_cost_usd", "billed_cost_usd").cast(AMOUNT).sum().alias("billed_usd"),
+        pl.coalesce("effective_cost_usd", "billed_cost_usd")
+        .cast(EXACT_COST)
+        .sum()
+        .alias("billed_usd"),
         (pl.col("line_kind") == "commitment_drawdown").any().alias("is_drawdown"),
         pl.col("bill_row").sort().cast(pl.String).str.join(",").alias("bill_rows"),
         pl.col("bill_model_id").unique().sort().str.join(",").alias("bill_model_id"),
@@ -151,7 +154,7 @@ def _metered_keys(metered: pl.LazyFrame, periods: pl.LazyFrame, month: date) -> 
         .group_by(KEY)
         .agg(
             pl.col("tokens").sum().alias("metered_tokens"),
-            pl.col("list_cost_usd").cast(AMOUNT).sum().alias("expected_usd"),
+            pl.col("list_cost_usd").cast(EXACT_COST).sum().alias("expected_usd"),
             price.min().alias("our_min"),
             price.max().alias("our_max"),
             price.null_count().alias("unpriced_rows"),
@@ -214,8 +217,8 @@ def classify(matched: pl.LazyFrame, tolerance: Decimal) -> pl.LazyFrame:
         billed.alias("billed_tokens"),
         (billed - metered).alias("token_difference"),
         pl.when(metered > 0).then((billed - metered) / metered).alias("relative_difference_ratio"),
-        pl.col("expected_usd").fill_null(pl.lit(0).cast(AMOUNT)),
-        pl.col("billed_usd").fill_null(pl.lit(0).cast(AMOUNT)),
+        pl.col("expected_usd").fill_null(pl.lit(0).cast(EXACT_COST)),
+        pl.col("billed_usd").fill_null(pl.lit(0).cast(EXACT_COST)),
     ).with_columns(
         (pl.col("billed_usd") - pl.col("expected_usd")).alias("difference_usd"),
         pl.when(pl.col("variance_class") == "unit_price_difference")
@@ -243,9 +246,9 @@ def _other_lines(lines: pl.LazyFrame) -> pl.LazyFrame:
         kind.alias("variance_class"),
         "charge_period_start",
         "charge_period_end",
-        pl.col("billed_cost_usd").cast(AMOUNT).alias("billed_usd"),
-        pl.lit(0).cast(AMOUNT).alias("expected_usd"),
-        pl.col("billed_cost_usd").cast(AMOUNT).alias("difference_usd"),
+        pl.col("billed_cost_usd").cast(EXACT_COST).alias("billed_usd"),
+        pl.lit(0).cast(EXACT_COST).alias("expected_usd"),
+        pl.col("billed_cost_usd").cast(EXACT_COST).alias("difference_usd"),
         pl.col("bill_row").cast(pl.String).alias("bill_rows"),
         format_text("{} line: {} USD", pl.col("charge_category"), _text("billed_cost_usd")).alias(
             "detail"
@@ -316,4 +319,4 @@ def summarise(rows: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-__all__ = ["CLASSES", "FAILING", "MONEY", "Reconciliation", "reconcile"]
+__all__ = ["CLASSES", "FAILING", "Reconciliation", "reconcile"]

@@ -16,10 +16,11 @@ from decimal import Decimal, InvalidOperation
 
 import polars as pl
 
+from meterhouse.core.money import COST, UNIT_PRICE
+from meterhouse.core.vocabulary import VENDOR_TOKEN_CLASSES
 from meterhouse.errors import MeterhouseError
 from meterhouse.schemas.vendor_bills import (
     METERED_CURRENCY,
-    MONEY,
     MONEY_COLUMNS,
     OPTIONAL_COLUMNS,
     REQUIRED_COLUMNS,
@@ -47,8 +48,8 @@ def _as_text(name: str, dtype: pl.DataType) -> pl.Expr:
 
 def _money(name: str, dtype: pl.DataType) -> pl.Expr:
     if isinstance(dtype, pl.Decimal) or dtype.is_integer():
-        return pl.col(name).cast(MONEY)
-    return _as_text(name, dtype).cast(MONEY, strict=False)
+        return pl.col(name).cast(COST)
+    return _as_text(name, dtype).cast(COST, strict=False)
 
 
 def _timestamp(name: str, dtype: pl.DataType) -> pl.Expr:
@@ -73,16 +74,16 @@ def _token_class() -> pl.Expr:
     the SkuMeter text."""
     details = pl.col("SkuPriceDetails")
     direction = details.str.json_path_match("$.TokenDirection").str.to_lowercase()
+    # FOCUS: no TokenCacheAction is an uncached token
     action = details.str.json_path_match("$.TokenCacheAction").str.to_lowercase()
-    from_json = (
-        pl.when(direction == "output")
-        .then(pl.lit("output"))
-        .when((direction == "input") & (action.is_null() | (action == "uncached")))
-        .then(pl.lit("input"))
-        .when((direction == "input") & (action == "read"))
-        .then(pl.lit("cache_read"))
-        .when((direction == "input") & (action == "write"))
-        .then(pl.lit("cache_write"))
+    action = action.fill_null("uncached")
+    # a class with a cache action is that direction and action; one without, any of its direction
+    from_json = pl.coalesce(
+        pl.when(
+            (direction == c.direction)
+            & (pl.lit(True) if c.focus_action is None else action == c.focus_action.lower())
+        ).then(pl.lit(c.name))
+        for c in VENDOR_TOKEN_CLASSES
     )
     meter = pl.col("SkuMeter").str.to_lowercase()
     from_meter = (
@@ -264,11 +265,11 @@ def normalise_bill(raw: pl.DataFrame, source: str) -> pl.DataFrame:
         pl.col("_tokens").cast(pl.Int64).alias("billed_tokens"),
         pl.when(usage_row)
         .then(pl.col("_ListUnitPrice") * factor)
-        .cast(MONEY)
+        .cast(UNIT_PRICE)
         .alias("list_usd_per_1m_tokens"),
         pl.when(usage_row)
         .then(pl.col("_ContractedUnitPrice") * factor)
-        .cast(MONEY)
+        .cast(UNIT_PRICE)
         .alias("contracted_usd_per_1m_tokens"),
         pl.col("_BilledCost").alias("billed_cost_usd"),
         pl.col("_EffectiveCost").alias("effective_cost_usd"),

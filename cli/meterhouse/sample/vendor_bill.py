@@ -21,10 +21,12 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from meterhouse.core.money import UNIT_PRICE
 from meterhouse.core.prices import PRICE_COLUMNS, catalog_prices, load_catalog
 from meterhouse.core.reading import read_file_columns
 from meterhouse.core.reconcile import month_bounds
 from meterhouse.core.text import format_text
+from meterhouse.core.vocabulary import SERVICE_TIER_NAMES, VENDOR_TOKEN_CLASSES
 from meterhouse.errors import MeterhouseError
 from meterhouse.paths import project_dir, shared_data_dir
 from meterhouse.sample.catalog import load_models
@@ -32,11 +34,9 @@ from meterhouse.schemas.dataset import LOADED_AT, with_load_time
 from meterhouse.schemas.events import EVENTS
 
 PROVIDER_NAMES = {"openai": "OpenAI", "anthropic": "Anthropic", "gemini": "Google"}
+# Per token class a FOCUS bill carries: (SkuMeter, TokenDirection, TokenCacheAction).
 METERS = {
-    "input": ("Input Tokens", "Input", "Uncached"),
-    "cache_read": ("Cache Read Input Tokens", "Input", "Read"),
-    "cache_write": ("Cache Write Input Tokens", "Input", "Write"),
-    "output": ("Output Tokens", "Output", None),
+    c.name: (c.focus_unit, c.direction.capitalize(), c.focus_action) for c in VENDOR_TOKEN_CLASSES
 }
 UNMETERED_MODEL = "demo-unmetered-model"
 
@@ -72,19 +72,18 @@ def _prices(catalog: Path | None) -> pl.DataFrame:
 
 def _price_of(prices: pl.DataFrame) -> pl.DataFrame:
     """Per model, tier and class, the price the warehouse would choose at base context: the
-    tier's own, else standard; a cache class without one pays the input price."""
+    tier's own, else standard; a class without one pays its fallback class's price (a cache
+    class the input price)."""
     base = prices.filter(pl.col("min_context_tokens") == 0).select(
         "model_id",
         "service_tier",
         "token_class",
-        pl.col("usd_per_1m_tokens").cast(pl.Decimal(38, 12)).alias("price"),
+        pl.col("usd_per_1m_tokens").cast(UNIT_PRICE).alias("price"),
     )
     slots = (
         base.select("model_id")
         .unique()
-        .join(
-            pl.DataFrame({"service_tier": ["standard", "batch", "priority", "flex"]}), how="cross"
-        )
+        .join(pl.DataFrame({"service_tier": list(SERVICE_TIER_NAMES)}), how="cross")
         .join(pl.DataFrame({"token_class": list(METERS)}), how="cross")
     )
 
@@ -100,19 +99,22 @@ def _price_of(prices: pl.DataFrame) -> pl.DataFrame:
         )
 
     own = pl.col("service_tier")
+    standard = pl.lit("standard")  # the tier whose price applies when a tier has none
     cls = pl.col("token_class")
+    fallback = cls.replace_strict(
+        {c.name: c.price_fallback for c in VENDOR_TOKEN_CLASSES}, return_dtype=pl.String
+    )
     picks = [
         pick(own, cls, "a"),
-        pick(pl.lit("standard"), cls, "b"),
-        pick(own, pl.lit("input"), "c"),
-        pick(pl.lit("standard"), pl.lit("input"), "d"),
+        pick(standard, cls, "b"),
+        pick(own, fallback, "c"),
+        pick(standard, fallback, "d"),
     ]
     key = ["model_id", "service_tier", "token_class"]
     joined = picks[0]
     for other in picks[1:]:
         joined = joined.join(other, on=key)
-    cache = cls.is_in(["cache_read", "cache_write"])
-    price = pl.coalesce("a", "b", pl.when(cache).then(pl.coalesce("c", "d")))
+    price = pl.coalesce("a", "b", "c", "d")
     return joined.select(*key, price.alias("price")).drop_nulls("price")
 
 
@@ -130,11 +132,12 @@ def _clean_rows(sample_dir: Path, month: date, provider: str, catalog: Path | No
         pl.col("model").replace_strict(spelling, default=pl.col("model")).alias("model_id"),
         pl.col("event_at").dt.date().alias("usage_date"),
         (pl.col("input_tokens") - pl.col("cache_read_tokens") - pl.col("cache_write_tokens")).alias(
-            "input"
+            "uncached_input_tokens"
         ),
-        pl.col("cache_read_tokens").alias("cache_read"),
-        pl.col("cache_write_tokens").alias("cache_write"),
-        pl.col("output_tokens").alias("output"),
+    ).with_columns(
+        pl.col(c.vendor_quantity_column).alias(c.name)
+        for c in VENDOR_TOKEN_CLASSES
+        if c.vendor_quantity_column is not None
     )
     by_class = usage.unpivot(
         index=["usage_date", "model_id", "service_tier"],
@@ -196,7 +199,7 @@ def _inject(
                 pl.when(at)
                 .then(pl.col("price") * Decimal("1.1"))
                 .otherwise("price")
-                .cast(pl.Decimal(38, 12))
+                .cast(UNIT_PRICE)
             )
         else:
             rows = rows.with_columns(

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
+from meterhouse.core.vocabulary import SERVICE_TIER_NAMES
 from meterhouse.schemas.dataset import (
     CONTROL_CHARACTERS,
     DTYPES,
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = ["DTYPES", "EVENTS", "ID_MAX_CHARS", "LOADED_AT", "Column", "Rule"]
 
-SERVICE_TIERS = ("standard", "batch", "priority", "flex")
+SERVICE_TIERS = SERVICE_TIER_NAMES
 STATUSES = ("success", "error", "timeout", "cancelled")
 # Spellings gateways use for a canonical value (OpenAI reports its standard tier as "default").
 SERVICE_TIER_ALIASES = {"default": "standard"}
@@ -68,7 +69,7 @@ COLUMNS: tuple[Column, ...] = (
         "service_tier",
         "string",
         False,
-        "standard, batch, priority or flex.",
+        ", ".join(SERVICE_TIER_NAMES[:-1]) + f" or {SERVICE_TIER_NAMES[-1]}.",
         default="standard",
         value_aliases=SERVICE_TIER_ALIASES,
     ),

@@ -10,12 +10,10 @@ from __future__ import annotations
 import pandera.polars as pa
 import polars as pl
 
-LINE_TYPES = [
-    "usage", "free_allowance", "tier_discount", "discount", "commitment_shortfall", "credit",
-    "correction",
-]  # fmt: skip
-MONEY = pl.Decimal(38, 2)
-UNIT_PRICE = pl.Decimal(38, 12)
+from meterhouse.core.money import AMOUNT, UNIT_PRICE
+from meterhouse.core.vocabulary import LINE_TYPE_NAMES
+
+LINE_TYPES = list(LINE_TYPE_NAMES)
 MONEY_TEXT = r"^-?\d+\.\d{2}$"
 
 # Polars' regex engine: `$` is the end of the text (no newline before it matches), and `(?s:.+)`
@@ -29,13 +27,13 @@ INVOICES_IN = pa.DataFrameSchema(
         "tenant_id": pa.Column(pl.String),
         "invoice_month": pa.Column(pl.Date),
         "currency": pa.Column(pl.String, pa.Check.str_matches(r"^[A-Z]{3}$")),
-        "subtotal": pa.Column(MONEY),
-        "discounts": pa.Column(MONEY),
-        "credits_applied": pa.Column(MONEY),
-        "commitment_shortfall": pa.Column(MONEY),
-        "corrections": pa.Column(MONEY),
+        "subtotal": pa.Column(AMOUNT),
+        "discounts": pa.Column(AMOUNT),
+        "credits_applied": pa.Column(AMOUNT),
+        "commitment_shortfall": pa.Column(AMOUNT),
+        "corrections": pa.Column(AMOUNT),
         "status": pa.Column(pl.String, pa.Check.isin(["draft", "issued"])),
-        "total_amount": pa.Column(MONEY),
+        "total_amount": pa.Column(AMOUNT),
         "line_count": pa.Column(pl.Int64, pa.Check.gt(0)),
         "unpriced_tokens": pa.Column(pl.Int64, pa.Check.ge(0)),
     },
@@ -59,7 +57,7 @@ LINES_IN = pa.DataFrameSchema(
         "credit_grant_id": pa.Column(pl.String, nullable=True),
         "corrects_invoice_id": pa.Column(pl.String, nullable=True),
         "corrected_line_type": pa.Column(pl.String, pa.Check.isin(LINE_TYPES), nullable=True),
-        "amount": pa.Column(MONEY),
+        "amount": pa.Column(AMOUNT),
         "currency": pa.Column(pl.String),
     },
     unique=["tenant_id", "invoice_month", "line_number"],

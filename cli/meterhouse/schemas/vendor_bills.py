@@ -12,8 +12,9 @@ from __future__ import annotations
 import pandera.polars as pa
 import polars as pl
 
-MONEY = pl.Decimal(38, 12)
-AMOUNT = pl.Decimal(38, 18)  # exact cost of tokens x price per 1M x 0.000001
+from meterhouse.core.money import COST, EXACT_COST, UNIT_PRICE
+from meterhouse.core.vocabulary import VENDOR_TOKEN_CLASSES
+
 UTC_TIME = pl.Datetime("us", "UTC")
 
 # FOCUS columns reconciliation reads. REQUIRED must be present (they may be empty on rows
@@ -53,7 +54,8 @@ MONEY_COLUMNS = (
     "ContractedCost",
     "EffectiveCost",
 )
-TOKEN_CLASSES = ("input", "cache_read", "cache_write", "output")
+# The token classes a FOCUS bill carries (reasoning is billed as output).
+TOKEN_CLASSES = tuple(c.name for c in VENDOR_TOKEN_CLASSES)
 # How a bill line takes part in reconciliation (see docs/reconciliation.md).
 LINE_KINDS = ("usage", "commitment_drawdown", "commitment_purchase", "credit", "other")
 
@@ -68,11 +70,11 @@ BILL_ROWS = pa.DataFrameSchema(
         "bill_model_id": pa.Column(pl.String, nullable=True),
         "token_class": pa.Column(pl.String, pa.Check.isin(TOKEN_CLASSES), nullable=True),
         "billed_tokens": pa.Column(pl.Int64, pa.Check.ge(0), nullable=True),
-        "list_usd_per_1m_tokens": pa.Column(MONEY, nullable=True),
-        "contracted_usd_per_1m_tokens": pa.Column(MONEY, nullable=True),
-        "billed_cost_usd": pa.Column(MONEY),
-        "effective_cost_usd": pa.Column(MONEY, nullable=True),
-        "list_cost_usd": pa.Column(MONEY, nullable=True),
+        "list_usd_per_1m_tokens": pa.Column(UNIT_PRICE, nullable=True),
+        "contracted_usd_per_1m_tokens": pa.Column(UNIT_PRICE, nullable=True),
+        "billed_cost_usd": pa.Column(COST),
+        "effective_cost_usd": pa.Column(COST, nullable=True),
+        "list_cost_usd": pa.Column(COST, nullable=True),
     },
     checks=[
         pa.Check(
@@ -101,9 +103,9 @@ METERED_IN = pa.DataFrameSchema(
         "usage_date": pa.Column(pl.Date),
         "model_id": pa.Column(pl.String),
         "token_class": pa.Column(pl.String, pa.Check.isin(TOKEN_CLASSES)),
-        "usd_per_1m_tokens": pa.Column(MONEY, nullable=True),
+        "usd_per_1m_tokens": pa.Column(UNIT_PRICE, nullable=True),
         "tokens": pa.Column(pl.Int64, pa.Check.ge(0)),
-        "list_cost_usd": pa.Column(AMOUNT, nullable=True),
+        "list_cost_usd": pa.Column(EXACT_COST, nullable=True),
     },
     strict="filter",
     name="fct_vendor_usage_daily",
