@@ -12,10 +12,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import duckdb
-import polars as pl
 
 from meterhouse.core.text import csv_safe
 from meterhouse.errors import MeterhouseError
@@ -23,13 +22,19 @@ from meterhouse.files import write_files, write_whole
 from meterhouse.progress import progress
 from meterhouse.warehouse.db import connect
 from meterhouse.warehouse.dbt import check_contracts, node_names, run_dbt
-from meterhouse.warehouse.holds import HoldChange
-from meterhouse.warehouse.ingest import IngestResult
-from meterhouse.warehouse.invoices import Issued
-from meterhouse.warehouse.prices import PriceImport
-from meterhouse.warehouse.reconcile import BillReconciliation
 from meterhouse.warehouse.spark import Target, spark_marts
-from meterhouse.warehouse.summary import Summary, summarize
+
+# The heavy modules (Pandera, statsmodels, the PDF renderer) are imported by the job that
+# needs them, so the command line starts fast.
+if TYPE_CHECKING:
+    import polars as pl
+
+    from meterhouse.warehouse.holds import HoldChange
+    from meterhouse.warehouse.ingest import IngestResult
+    from meterhouse.warehouse.invoices import Issued
+    from meterhouse.warehouse.prices import PriceImport
+    from meterhouse.warehouse.reconcile import BillReconciliation
+    from meterhouse.warehouse.summary import Summary
 
 
 class Listener(Protocol):
@@ -116,6 +121,8 @@ def nightly(db: Path, events: Path, gpu_hours: Path | None, contracts: Path | No
 
 def summary(db: Path, target: Target) -> Summary:
     """What the warehouse holds."""
+    from meterhouse.warehouse.summary import summarize
+
     with marts(db, target) as con:
         return summarize(con)
 
@@ -144,7 +151,7 @@ def write_invoices(db: Path, target: Target, month: date, tenants: list[str],
 def issue(db: Path, month: date, tenants: list[str], allow_unpriced: bool, issuer: str,
           listener: Listener) -> Issued:  # fmt: skip
     """Issue the month's drafts, then refresh the billing marts that show them."""
-    from meterhouse.warehouse.invoices import issue_month
+    from meterhouse.warehouse.invoices import ISSUED_SELECTOR, issue_month
 
     now = datetime.now(UTC).replace(tzinfo=None)
     with connect(db) as con:
@@ -155,9 +162,7 @@ def issue(db: Path, month: date, tenants: list[str], allow_unpriced: bool, issue
                       "refresh the billing marts)")  # fmt: skip
     listener.issued(done, month)
     if done.issued or done.marts_behind:
-        run_dbt("build", db, ["--select", "source:meterhouse.issued_invoices+",
-                              "source:meterhouse.issued_invoice_lines+",
-                              "--exclude", "test_type:unit"])  # fmt: skip
+        run_dbt("build", db, ["--select", *ISSUED_SELECTOR, "--exclude", "test_type:unit"])
     return done
 
 
