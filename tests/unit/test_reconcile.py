@@ -9,8 +9,9 @@ from decimal import Decimal
 import polars as pl
 import pytest
 
+from meterhouse.core.months import parse_month
 from meterhouse.core.reconcile import reconcile
-from meterhouse.core.vendor_bills import normalise_bill, parse_month, parse_tolerance
+from meterhouse.core.vendor_bills import normalise_bill, parse_tolerance
 from meterhouse.errors import MeterhouseError
 from meterhouse.schemas.vendor_bills import BILL_ROWS
 from tests.conftest import SHARED_DATA

@@ -11,7 +11,6 @@ what to fix; nothing is guessed, and a bill in another BillingCurrency is never 
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal, InvalidOperation
 
 import polars as pl
@@ -292,14 +291,3 @@ def parse_tolerance(text: str) -> Decimal:
             "between 0% and 100%."
         )
     return value
-
-
-def parse_month(text: str) -> date:
-    """'YYYY-MM' as the month's first day."""
-    try:
-        year, month = (int(part) for part in text.strip().split("-"))
-        return date(year, month, 1)
-    except ValueError:
-        raise MeterhouseError(
-            f"--month {text!r}: give the month as YYYY-MM, e.g. 2026-09."
-        ) from None
