@@ -1,4 +1,5 @@
-{#- Unlike dbt_utils.expression_is_true, a row whose expression is null fails (docs/decisions/0017). -#}
+{#- Unlike dbt_utils.expression_is_true, a row whose expression is null fails
+    (docs/decisions/0017). -#}
 {% test expression_is_true_not_null(model, expression) %}
 select *
 from {{ model }}

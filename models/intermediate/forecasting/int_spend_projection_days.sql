@@ -33,7 +33,8 @@ actual_days as (
     from months
     inner join {{ ref('fct_usage_series_daily') }} as actual
         on actual.series_type = 'tenant' and actual.series_key = months.tenant_id
-        and actual.usage_date >= months.projection_month and actual.usage_date <= months.trained_through_date
+        and actual.usage_date >= months.projection_month
+        and actual.usage_date <= months.trained_through_date
 ),
 
 -- the forecast's days left in the month: those int_spend_projection_lines scaled the lines to

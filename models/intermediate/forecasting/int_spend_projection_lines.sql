@@ -6,6 +6,9 @@
 -- the month's projected tokens: the month so far plus the forecast of the days left (its 80%
 -- bounds for the low and high scenarios). Each line keeps its sell price. Directions without
 -- base tokens have nothing to scale and no rows.
+{#- the token classes of the input direction, as SQL literals -#}
+{%- set input_classes = "'" ~ (token_classes() | selectattr('direction', 'equalto', 'input')
+    | map(attribute='name') | join("', '")) ~ "'" %}
 with forecasts as (
     select * from {{ ref('fct_usage_forecast') }}
     where series_type = 'tenant' and token_direction in ('input', 'output')
@@ -21,7 +24,9 @@ horizon as (
     select
         tenant_id,
         through_date,
-        cast({{ dbt.date_trunc('month', dbt.dateadd('day', 1, 'through_date')) }} as date) as projection_month
+        cast(
+            {{ dbt.date_trunc('month', dbt.dateadd('day', 1, 'through_date')) }} as date
+        ) as projection_month
     from latest
 ),
 
@@ -47,13 +52,13 @@ remaining as (
     group by tenant_id, token_direction
 ),
 
-{%- set input_classes = token_classes() | selectattr('direction', 'equalto', 'input')
-    | map(attribute='name') | list %}
 usage_lines as (
     select
         *,
-        case when token_class in ('{{ input_classes | join("', '") }}') then 'input' else 'output' end
-            as token_direction
+        case
+            when token_class in ({{ input_classes }}) then 'input'
+            else 'output'
+        end as token_direction
     from {{ ref('int_invoice_usage_lines') }}
 ),
 
@@ -124,8 +129,10 @@ final as (
         base_lines.quantity_tokens as base_quantity_tokens,
         base_lines.unrounded_amount as base_unrounded_amount,
         cast(round(base_lines.quantity_tokens * factors.factor) as bigint) as quantity_tokens,
-        {{ amount_for_tokens('round(base_lines.quantity_tokens * factors.factor)', 'base_lines.unit_price_per_1m_tokens') }}
-            as unrounded_amount
+        {{ amount_for_tokens(
+            'round(base_lines.quantity_tokens * factors.factor)',
+            'base_lines.unit_price_per_1m_tokens'
+        ) }} as unrounded_amount
     from base_lines
     inner join factors
         on factors.tenant_id = base_lines.tenant_id

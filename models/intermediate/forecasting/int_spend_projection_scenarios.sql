@@ -27,7 +27,15 @@ contract_months as (
 
 -- the contract's terms on each scenario's bill
 bill_contracts as (
-    select contracts.* except (invoice_month), bills.scenario, bills.invoice_month
+    select
+        contracts.tenant_id,
+        bills.scenario,
+        bills.invoice_month,
+        contracts.contract_id,
+        contracts.currency,
+        contracts.discount_ratio,
+        contracts.monthly_commitment_amount,
+        contracts.free_tokens_per_month
     from bills
     inner join contract_months on contract_months.tenant_id = bills.tenant_id
     inner join contracts

@@ -46,13 +46,13 @@ measures as (
 ),
 
 window_pairs as (
-    select today.tenant_id, today.usage_date, today.measure, prior.weekday, prior.value
-    from measures as today
-    inner join measures as prior
-        on prior.tenant_id = today.tenant_id
-        and prior.measure = today.measure
-        and prior.usage_date < today.usage_date
-        and prior.usage_date >= {{ dbt.dateadd('day', -28, 'today.usage_date') }}
+    select this_day.tenant_id, this_day.usage_date, this_day.measure, earlier.weekday, earlier.value
+    from measures as this_day
+    inner join measures as earlier
+        on earlier.tenant_id = this_day.tenant_id
+        and earlier.measure = this_day.measure
+        and earlier.usage_date < this_day.usage_date
+        and earlier.usage_date >= {{ dbt.dateadd('day', -28, 'this_day.usage_date') }}
 ),
 
 levels as (
@@ -105,26 +105,26 @@ measure_scores as (
 ),
 
 ratio_baselines as (
-    select today.tenant_id, today.usage_date, median(prior.log_ratio) as median_log_ratio
-    from days as today
-    inner join days as prior
-        on prior.tenant_id = today.tenant_id
-        and prior.usage_date < today.usage_date
-        and prior.usage_date >= {{ dbt.dateadd('day', -28, 'today.usage_date') }}
-    group by today.tenant_id, today.usage_date
-    having count(prior.log_ratio) >= 14
+    select this_day.tenant_id, this_day.usage_date, median(earlier.log_ratio) as median_log_ratio
+    from days as this_day
+    inner join days as earlier
+        on earlier.tenant_id = this_day.tenant_id
+        and earlier.usage_date < this_day.usage_date
+        and earlier.usage_date >= {{ dbt.dateadd('day', -28, 'this_day.usage_date') }}
+    group by this_day.tenant_id, this_day.usage_date
+    having count(earlier.log_ratio) >= 14
 ),
 
 ratio_spreads as (
-    select today.tenant_id, today.usage_date,
-        median(abs(prior.log_ratio - ratio_baselines.median_log_ratio)) as mad_log_ratio
-    from days as today
+    select this_day.tenant_id, this_day.usage_date,
+        median(abs(earlier.log_ratio - ratio_baselines.median_log_ratio)) as mad_log_ratio
+    from days as this_day
     inner join ratio_baselines using (tenant_id, usage_date)
-    inner join days as prior
-        on prior.tenant_id = today.tenant_id
-        and prior.usage_date < today.usage_date
-        and prior.usage_date >= {{ dbt.dateadd('day', -28, 'today.usage_date') }}
-    group by today.tenant_id, today.usage_date
+    inner join days as earlier
+        on earlier.tenant_id = this_day.tenant_id
+        and earlier.usage_date < this_day.usage_date
+        and earlier.usage_date >= {{ dbt.dateadd('day', -28, 'this_day.usage_date') }}
+    group by this_day.tenant_id, this_day.usage_date
 ),
 
 final as (
@@ -153,7 +153,8 @@ final as (
         on requests_score.tenant_id = days.tenant_id and requests_score.usage_date = days.usage_date
         and requests_score.measure = 'requests'
     left join ratio_baselines
-        on ratio_baselines.tenant_id = days.tenant_id and ratio_baselines.usage_date = days.usage_date
+        on ratio_baselines.tenant_id = days.tenant_id
+        and ratio_baselines.usage_date = days.usage_date
     left join ratio_spreads
         on ratio_spreads.tenant_id = days.tenant_id and ratio_spreads.usage_date = days.usage_date
 )

@@ -44,13 +44,18 @@ final as (
         expected.projection_month,
         expected.trained_through_date,
         expected.currency,
-        {{ round_money('expected.usage_amount', 'currencies.minor_unit') }} as projected_usage_amount,
-        {{ round_money('expected.projected_total', 'currencies.minor_unit') }} as projected_total,
-        {{ round_money('low.projected_total', 'currencies.minor_unit') }} as projected_total_low_80,
-        {{ round_money('high.projected_total', 'currencies.minor_unit') }} as projected_total_high_80,
+        {{ round_money('expected.usage_amount', 'currencies.minor_unit') }}
+            as projected_usage_amount,
+        {{ round_money('expected.projected_total', 'currencies.minor_unit') }}
+            as projected_total,
+        {{ round_money('low.projected_total', 'currencies.minor_unit') }}
+            as projected_total_low_80,
+        {{ round_money('high.projected_total', 'currencies.minor_unit') }}
+            as projected_total_high_80,
         cast(expected.monthly_commitment_amount as decimal(38, 2)) as monthly_commitment_amount,
         crossings.commitment_reached_on,
-        {{ round_money('expected.credit_left', 'currencies.minor_unit') }} as credit_left_at_month_start,
+        {{ round_money('expected.credit_left', 'currencies.minor_unit') }}
+            as credit_left_at_month_start,
         crossings.credits_used_up_on
     from expected
     inner join scenarios as low on low.tenant_id = expected.tenant_id and low.scenario = 'low'

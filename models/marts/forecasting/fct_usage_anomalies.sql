@@ -35,8 +35,10 @@ volume as (
         cast(null as string) as model_id,
         cast(tokens as double) as observed_value,
         exp(expected_log_tokens) - 1 as expected_value,
-        case when z_tokens > 0 then greatest(z_tokens, z_requests) else least(z_tokens, z_requests) end
-            as robust_z
+        case
+            when z_tokens > 0 then greatest(z_tokens, z_requests)
+            else least(z_tokens, z_requests)
+        end as robust_z
     from scored
     where (log_tokens >= expected_log_tokens + ln({{ ratio }})
             and tokens - (exp(expected_log_tokens) - 1) >= {{ min_tokens }}
@@ -62,7 +64,11 @@ ratio as (
 ),
 
 first_use as (
-    select tenant_id, model_id, min(usage_date) as usage_date, sum(input_tokens + output_tokens) as tokens
+    select
+        tenant_id,
+        model_id,
+        min(usage_date) as usage_date,
+        sum(input_tokens + output_tokens) as tokens
     from {{ ref('fct_usage_daily') }}
     group by tenant_id, model_id
 ),
