@@ -18,10 +18,12 @@
         {%- set lake = env_var('METERHOUSE_SPARK_DIR', 'spark') -%}
         {%- for source in graph.sources.values() if source.package_name == 'meterhouse' -%}
             {%- do run_query('create database if not exists ' ~ spark_identifier(source.schema)) -%}
-            {%- set table = spark_identifier(source.schema) ~ '.' ~ spark_identifier(source.name) -%}
+            {%- set table = spark_identifier(source.schema) ~ '.'
+                ~ spark_identifier(source.name) -%}
+            {%- set location = lake ~ '/' ~ source.schema ~ '/' ~ source.name -%}
             {%- do run_query('drop table if exists ' ~ table) -%}
             {%- do run_query('create table ' ~ table ~ " using parquet options ('__globPaths__' "
-                ~ "'false') location " ~ spark_string(lake ~ '/' ~ source.schema ~ '/' ~ source.name)) -%}
+                ~ "'false') location " ~ spark_string(location)) -%}
         {%- endfor -%}
     {%- endif -%}
     select 1
