@@ -5,7 +5,8 @@ with focus as (
     group by InvoiceId
 )
 
-select invoices.invoice_id, invoices.total_amount, focus.billed, invoices.line_count, focus.row_count
+select
+    invoices.invoice_id, invoices.total_amount, focus.billed, invoices.line_count, focus.row_count
 from {{ ref('fct_invoices') }} as invoices
 full outer join focus using (invoice_id)
 where invoices.total_amount is distinct from focus.billed

@@ -84,7 +84,9 @@ final as (
             then {{ prorate('combined.output_cost_usd', 1000000, 'combined.output_tokens') }}
         end as decimal(38, 12)) as output_cost_usd_per_1m_tokens,
         cast(case when combined.input_tokens + combined.output_tokens > 0
-            then {{ prorate('combined.cost_usd', 1000000, 'combined.input_tokens + combined.output_tokens') }}
+            then {{ prorate(
+                'combined.cost_usd', 1000000, 'combined.input_tokens + combined.output_tokens'
+            ) }}
         end as decimal(38, 12)) as cost_usd_per_1m_tokens,
         -- busy share of the powered time of the hardware type's whole fleet that day
         cast(case when utilization.powered_seconds > 0

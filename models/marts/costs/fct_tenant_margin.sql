@@ -79,7 +79,10 @@ joined as (
         revenue.total_amount,
         -- amount / units_per_usd, exact to 1e-12 (units_per_usd has 8 decimals)
         case when revenue.invoice_id is null then 0 else
-            {{ prorate('revenue.total_amount', 100000000, 'cast(revenue.units_per_usd * 100000000 as bigint)') }}
+            {{ prorate(
+                'revenue.total_amount', 100000000,
+                'cast(revenue.units_per_usd * 100000000 as bigint)'
+            ) }}
         end as revenue_usd,
         coalesce(tenant_costs.api_cost_usd, 0) as api_cost_usd,
         coalesce(tenant_costs.gpu_cost_usd, 0) as gpu_cost_usd,
@@ -106,7 +109,11 @@ final as (
         -- a ratio, not money: a DOUBLE quotient (as DuckDB divides DECIMALs; on Spark a DECIMAL
         -- quotient of these scales overflows), rounded to 6 places
         cast(case when revenue_usd > 0
-            then round(cast(revenue_usd - api_cost_usd - gpu_cost_usd as double) / cast(revenue_usd as double), 6)
+            then round(
+                cast(revenue_usd - api_cost_usd - gpu_cost_usd as double)
+                / cast(revenue_usd as double),
+                6
+            )
         end as decimal(18, 6)) as margin_ratio,
         revenue_usd - api_cost_usd - gpu_cost_usd < 0 as is_loss
     from joined

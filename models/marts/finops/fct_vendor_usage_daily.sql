@@ -1,4 +1,4 @@
--- grain: one row per usage_date, provider, model_id, service_tier, token_class and usd_per_1m_tokens
+-- grain: one row per usage_date, provider, model_id, service_tier, token_class, usd_per_1m_tokens
 -- API usage (not self-hosted) as a vendor bills it, for `meterhouse reconcile`: the token
 -- classes a FOCUS bill carries (those with a vendor_quantity_column in the vocabulary),
 -- reasoning counted in output at the output price (as vendors bill it), at the list price we
