@@ -54,7 +54,12 @@
 {% macro list_cost(side) -%}
     {%- set classes = token_classes() | selectattr('direction', 'equalto', side) | list -%}
     {%- if not classes -%}
-    {{ exceptions.raise_compiler_error("list_cost: side must be 'input' or 'output', not '" ~ side ~ "'") }}
+    {{ exceptions.raise_compiler_error(
+        "list_cost: side must be 'input' or 'output', not '" ~ side ~ "'") }}
     {%- endif -%}
-    ({% for c in classes %}{{ amount_for_tokens(c.quantity_column, c.price_column) }}{{ "\n        + " if not loop.last }}{% endfor %})
+    {%- set terms = [] -%}
+    {%- for c in classes -%}
+    {%- do terms.append(amount_for_tokens(c.quantity_column, c.price_column)) -%}
+    {%- endfor -%}
+    ({{ terms | join('\n        + ') }})
 {%- endmacro %}

@@ -28,7 +28,8 @@
     {%- for type in vocabulary('line_types') if type.name == line_type -%}
     {{ return(type.order) }}
     {%- endfor -%}
-    {{ exceptions.raise_compiler_error("line_type_order: no line type '" ~ line_type ~ "' in vars.vocabulary") }}
+    {{ exceptions.raise_compiler_error(
+        "line_type_order: no line type '" ~ line_type ~ "' in vars.vocabulary") }}
 {%- endmacro %}
 
 {#- The line types that add to one invoice total (`total` in the vocabulary), quoted, for an
@@ -76,7 +77,9 @@
 {#- The join condition of usage (by_token_class rows) to its sell price (int_sell_prices): the
     one definition of what decides a sell price. -#}
 {% macro matches_sell_price(prices, usage) -%}
-    {%- for column in ['tenant_id', 'invoice_month', 'model_id', 'is_success', 'token_class', 'list_usd_per_1m_tokens'] %}
+    {%- set columns = ['tenant_id', 'invoice_month', 'model_id', 'is_success', 'token_class',
+        'list_usd_per_1m_tokens'] %}
+    {%- for column in columns %}
     {{ "and " if not loop.first }}{{ prices }}.{{ column }} = {{ usage }}.{{ column }}
     {%- endfor %}
 {%- endmacro %}
@@ -86,7 +89,8 @@
     {%- for c in token_classes() if c.name == name -%}
     {{ return(c.price_column) }}
     {%- endfor -%}
-    {{ exceptions.raise_compiler_error("price_column_of: no token class '" ~ name ~ "' in vars.vocabulary") }}
+    {{ exceptions.raise_compiler_error(
+        "price_column_of: no token class '" ~ name ~ "' in vars.vocabulary") }}
 {%- endmacro %}
 
 {#- True when a row has a price for every class without a fallback (input and output): the

@@ -21,7 +21,8 @@ contracts as (
 
 unioned as (
     select
-        tenant_id, invoice_month, currency, 'usage' as line_type, {{ line_type_order('usage') }} as line_type_order,
+        tenant_id, invoice_month, currency, 'usage' as line_type,
+        {{ line_type_order('usage') }} as line_type_order,
         model_id, token_class, quantity_tokens, unit_price_per_1m_tokens,
         cast(null as bigint) as tier_from_tokens, unrounded_amount
     from usage_lines
@@ -45,7 +46,8 @@ rounded as (
 shortfalls as (
     select
         rounded.tenant_id, rounded.invoice_month, rounded.currency,
-        'commitment_shortfall' as line_type, {{ line_type_order('commitment_shortfall') }} as line_type_order,
+        'commitment_shortfall' as line_type,
+        {{ line_type_order('commitment_shortfall') }} as line_type_order,
         cast(null as string) as model_id, cast(null as string) as token_class,
         cast(null as bigint) as quantity_tokens, cast(null as decimal(38, 12)) as unit_price_per_1m_tokens,
         cast(null as bigint) as tier_from_tokens,

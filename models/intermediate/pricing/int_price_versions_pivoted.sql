@@ -50,8 +50,10 @@ final as (
         valid_to,
         {%- for c in price_classes() %}
         coalesce(
-            max(case when token_class = '{{ c.name }}' and price_source = 'override' then usd_per_1m_tokens end),
-            max(case when token_class = '{{ c.name }}' and price_source <> 'override' then usd_per_1m_tokens end)
+            max(case when token_class = '{{ c.name }}' and price_source = 'override'
+                then usd_per_1m_tokens end),
+            max(case when token_class = '{{ c.name }}' and price_source <> 'override'
+                then usd_per_1m_tokens end)
         ) as {{ c.price_column }},
         {%- endfor %}
         max(case when price_source = 'override' then 1 else 0 end) = 1 as has_override

@@ -70,8 +70,10 @@ usage_groups as (
     from priced
     group by
         tenant_id, model_name, model_id, usage_date, provider, gpu_id is not null,
-        service_tier, is_success, is_priced
-        {%- for c in price_classes() %}, {{ c.price_column }}{% endfor %}
+        service_tier, is_success, is_priced,
+        {%- for c in price_classes() %}
+        {{ c.price_column }}{{ "," if not loop.last }}
+        {%- endfor %}
 ),
 
 final as (
@@ -86,7 +88,9 @@ final as (
     select
         null, null, null, days_to_rate.usage_date, null, null, null, null, null,
         {%- for c in price_classes() %} null,{% endfor %}
-        null, null, null,{% for c in token_classes() %} null,{% endfor %} null, null,
+        null, null, null,
+        {%- for c in token_classes() %} null,{% endfor %}
+        null, null,
         true,
         rated_through.change_id
     from days_to_rate

@@ -25,7 +25,9 @@ totals as (
         tenant_id,
         invoice_month,
         max(currency) as currency,
-        {%- for total in ['subtotal', 'discounts', 'credits_applied', 'commitment_shortfall', 'corrections'] %}
+        {%- set totals = ['subtotal', 'discounts', 'credits_applied', 'commitment_shortfall',
+            'corrections'] %}
+        {%- for total in totals %}
         sum(case when line_type in ({{ line_types_of_total(total) }}) then amount else 0 end)
             as {{ total }},
         {%- endfor %}

@@ -11,7 +11,8 @@
     ChargeFrequency, description). -#}
 {%- set directions = {} %}
 {%- for c in token_classes() %}
-{%- do directions.update({c.name: (c.direction | capitalize, c.focus_action, c.focus_unit, c.focus_description)}) %}
+{%- do directions.update({c.name: (
+    c.direction | capitalize, c.focus_action, c.focus_unit, c.focus_description)}) %}
 {%- endfor %}
 {%- set categories = {} %}
 {%- for t in vocabulary('line_types') if t.focus_category %}
