@@ -6,12 +6,19 @@ from __future__ import annotations
 import io
 from datetime import date, timedelta
 from functools import cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
 
+from meterhouse.core.forecast import KEY_SEPARATOR
+from meterhouse.files import safe_name
 from meterhouse.pdf import font_files
 from meterhouse.terminal import printable_line
+
+if TYPE_CHECKING:
+    from meterhouse.progress import Report
+    from meterhouse.warehouse.forecast import Series
 
 WIDTH_PX, HEIGHT_PX, DPI = 1000, 400, 100
 
@@ -63,3 +70,21 @@ def forecast_png(tenant: str, history: np.ndarray, through: date, rows: pl.DataF
         return buffer.getvalue()
     finally:
         plt.close(figure)
+
+
+def tenant_charts(series: Series, rows: pl.DataFrame, report: Report) -> dict[str, bytes]:
+    """<tenant>.png per forecast tenant (named by files.safe_name): history, forecast and
+    intervals."""
+    totals = rows.filter(
+        (pl.col("series_type") == "tenant") & (pl.col("token_direction") == "total")
+    ).partition_by("series_key", as_dict=True)
+    history = dict(series.items)
+    charts = {}
+    for done, ((tenant,), ahead) in enumerate(totals.items(), start=1):
+        tokens = history[f"tenant{KEY_SEPARATOR}{tenant}"]
+        charts[f"{safe_name(str(tenant))}.png"] = forecast_png(
+            str(tenant), tokens, series.through, ahead
+        )
+        if done == len(totals) or done % max(1, len(totals) // 20) == 0:
+            report("draw", done, len(totals))
+    return charts

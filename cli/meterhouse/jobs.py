@@ -201,13 +201,9 @@ def forecast(db: Path, tenants: list[str], horizon: int, out_dir: Path | None,
              target: Target) -> Forecast:  # fmt: skip
     """Forecast every series `horizon` days ahead, store the forecasts in the warehouse (and
     refresh the marts built from them on Spark), and write a CSV and charts to `out_dir`."""
+    from meterhouse.charts import tenant_charts
     from meterhouse.core.forecast import forecast_summary
-    from meterhouse.warehouse.forecast import (
-        make_forecasts,
-        read_series,
-        store_forecasts,
-        tenant_charts,
-    )
+    from meterhouse.warehouse.forecast import make_forecasts, read_series, store_forecasts
 
     with marts(db, target) as con:
         series = read_series(con, tenants)

@@ -19,7 +19,6 @@ from meterhouse.core.forecast import (
     forecast_rows,
 )
 from meterhouse.errors import MeterhouseError
-from meterhouse.progress import Report
 from meterhouse.warehouse.db import frame, require_built, transaction
 
 
@@ -118,24 +117,3 @@ def backtest_table(series: Series, horizons: tuple[int, ...], origins: int) -> p
     return pl.concat([per_horizon, overall.select(per_horizon.columns)]).sort(
         pl.col("horizon_days").replace(0, 10**6), "method"
     )
-
-
-def tenant_charts(series: Series, rows: pl.DataFrame, report: Report) -> dict[str, bytes]:
-    """<tenant>.png per forecast tenant (named by files.safe_name): history, forecast and
-    intervals."""
-    from meterhouse.charts import forecast_png
-    from meterhouse.files import safe_name
-
-    totals = rows.filter(
-        (pl.col("series_type") == "tenant") & (pl.col("token_direction") == "total")
-    ).partition_by("series_key", as_dict=True)
-    history = dict(series.items)
-    charts = {}
-    for done, ((tenant,), ahead) in enumerate(totals.items(), start=1):
-        tokens = history[f"tenant{KEY_SEPARATOR}{tenant}"]
-        charts[f"{safe_name(str(tenant))}.png"] = forecast_png(
-            str(tenant), tokens, series.through, ahead
-        )
-        if done == len(totals) or done % max(1, len(totals) // 20) == 0:
-            report("draw", done, len(totals))
-    return charts
