@@ -89,10 +89,11 @@ base_directions as (
     group by tenant_id, token_direction
 ),
 
+-- a VALUES list, not a union of one-row selects: Spark 4.3 fails to run a plan joining the
+-- latter (ClassCastException on UnionExec.children when the task is deserialized)
 scenarios as (
-    select 'expected' as scenario
-    union all select 'low'
-    union all select 'high'
+    select scenario_names.scenario
+    from (values ('expected'), ('low'), ('high')) as scenario_names (scenario)
 ),
 
 -- projected tokens / base tokens, per tenant, direction and scenario
