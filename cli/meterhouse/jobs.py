@@ -212,8 +212,8 @@ def forecast(db: Path, tenants: list[str], horizon: int, out_dir: Path | None,
         rows = make_forecasts(series, horizon)
     with connect(db) as con:
         store_forecasts(con, rows)
-    if target == "spark":  # the forecast and projection marts Spark published are copies
-        run_dbt("run", db, ["--select", "fct_usage_forecast fct_spend_projection"], None, target)
+    if target == "spark":  # what Spark built from the forecasts are tables: rebuild them
+        run_dbt("run", db, ["--select", "fct_usage_forecast+"], None, target)
     if out_dir is not None:
         with progress("charts") as report:
             write_files(out_dir, {"forecast.csv": csv_safe(rows).write_csv().encode(),

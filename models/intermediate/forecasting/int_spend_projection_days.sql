@@ -1,3 +1,4 @@
+{{ config(materialized='table' if target.type == 'spark' else 'view') }}
 -- grain: one row per tenant_id and day of the projected month with tokens (actual, then forecast)
 -- The expected path of each tenant's spend through the projected month (docs/forecasting.md):
 -- each day's tokens (actual up to the forecast's last day of history, the expected forecast

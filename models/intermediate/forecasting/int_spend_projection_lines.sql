@@ -1,3 +1,4 @@
+{{ config(materialized='table' if target.type == 'spark' else 'view') }}
 -- grain: one row per tenant_id, scenario (expected, low, high) and usage line of the base month
 -- (model_id, token_class, unit_price_per_1m_tokens)
 -- Each tenant's usage lines scaled to the projected month (docs/forecasting.md): the month

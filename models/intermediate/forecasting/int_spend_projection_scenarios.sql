@@ -1,3 +1,4 @@
+{{ config(materialized='table' if target.type == 'spark' else 'view') }}
 -- grain: one row per tenant_id and scenario (expected, low, high)
 -- Each tenant's projected invoice for the month, unrounded (docs/forecasting.md): its scaled
 -- usage lines (int_spend_projection_lines), the contract's monthly terms through the same
