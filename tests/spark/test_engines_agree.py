@@ -22,7 +22,7 @@ pytest.importorskip("pyspark", reason="the spark extra is not installed (make te
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
 PROJECT = Path(__file__).resolve().parents[2]
-MARTS = sorted(p.stem for p in (PROJECT / "models" / "marts").rglob("fct_*.sql"))
+MARTS = sorted(p.stem for p in (PROJECT / "models" / "marts").rglob("*.sql"))
 
 
 @pytest.fixture(scope="module")
