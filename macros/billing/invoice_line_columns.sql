@@ -12,7 +12,8 @@
     'corrected_line_type': 'string', 'amount': 'decimal(38, 2)'} -%}
 {%- set selected = [] -%}
 {%- for name, type in columns.items() -%}
-    {%- do selected.append('cast(' ~ ('null' if name in missing else name) ~ ' as ' ~ type ~ ') as ' ~ name) -%}
+    {%- set value = 'null' if name in missing else name -%}
+    {%- do selected.append('cast(' ~ value ~ ' as ' ~ type ~ ') as ' ~ name) -%}
 {%- endfor -%}
 {%- for name, sql in extra -%}
     {%- do selected.append(sql ~ ' as ' ~ name) -%}

@@ -28,12 +28,14 @@
 {% macro spark__prorate(amount, part, whole) -%}
     {%- set size = 'abs(cast(' ~ amount ~ ' as decimal(38, 12)))' -%}
     {%- set units = 'cast(floor(' ~ size ~ ') as decimal(38, 0))' -%}
-    {%- set fraction = 'cast((' ~ size ~ ' - floor(' ~ size ~ ')) * 1000000000000 as decimal(38, 0))' -%}
+    {%- set fraction = 'cast((' ~ size ~ ' - floor(' ~ size ~ ')) * 1000000000000'
+                       ~ ' as decimal(38, 0))' -%}
     {%- set p = 'cast(' ~ part ~ ' as decimal(20, 0))' -%}
     {%- set w = 'cast(nullif(' ~ whole ~ ', 0) as decimal(20, 0))' -%}
     {%- set units_part = '(' ~ units ~ ' * ' ~ p ~ ')' -%}
     {%- set units_share = spark__floor_div(units_part, w) -%}
-    {%- set carried = '((' ~ units_part ~ ' - ' ~ units_share ~ ' * ' ~ w ~ ') * 1000000000000 + ' ~ fraction ~ ' * ' ~ p ~ ')' -%}
+    {%- set carried = '((' ~ units_part ~ ' - ' ~ units_share ~ ' * ' ~ w ~ ') * 1000000000000 + '
+                      ~ fraction ~ ' * ' ~ p ~ ')' -%}
     (case when ({{ whole }}) = 0 then cast(0 as decimal(38, 12)) else
         case when cast({{ amount }} as decimal(38, 12)) < 0 then -1 else 1 end
         * cast({{ units_share }} + {{ spark__floor_div(carried, w) }} * cast(0.000000000001 as decimal(13, 12)) as decimal(38, 12))

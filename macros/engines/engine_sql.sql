@@ -46,6 +46,8 @@
     {%- elif datepart in ['month', 'quarter', 'year'] -%}
     add_months(cast({{ from_date_or_timestamp }} as date), cast({{ interval }} * {{ {'month': 1, 'quarter': 3, 'year': 12}[datepart] }} as int))
     {%- else -%}
-    {{ exceptions.raise_compiler_error("dateadd on Spark: only day, week, month, quarter and year on a date, not " ~ datepart) }}
+    {{ exceptions.raise_compiler_error(
+        "dateadd on Spark: only day, week, month, quarter and year on a date, not " ~ datepart
+    ) }}
     {%- endif -%}
 {%- endmacro %}

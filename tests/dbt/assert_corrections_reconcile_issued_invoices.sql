@@ -26,4 +26,5 @@ select issued.*, corrections.corrected, computed.computed_total
 from issued
 left join corrections using (invoice_id)
 left join computed using (tenant_id, invoice_month)
-where issued.issued_total + coalesce(corrections.corrected, 0) <> coalesce(computed.computed_total, 0)
+where
+    issued.issued_total + coalesce(corrections.corrected, 0) <> coalesce(computed.computed_total, 0)

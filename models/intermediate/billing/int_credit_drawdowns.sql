@@ -35,7 +35,8 @@ running as (
     select
         *,
         sum(payable) over (
-            partition by grant_id order by invoice_month rows between unbounded preceding and current row
+            partition by grant_id
+            order by invoice_month rows between unbounded preceding and current row
         ) as payable_to_date
     from covered
 ),
@@ -50,7 +51,9 @@ final as (
         expires_on,
         cast(granted_amount - least(granted_amount, payable_to_date - payable) as decimal(38, 2))
             as opening_balance,
-        cast(least(granted_amount, payable_to_date) - least(granted_amount, payable_to_date - payable)
+        cast(
+            least(granted_amount, payable_to_date)
+            - least(granted_amount, payable_to_date - payable)
             as decimal(38, 2)) as drawn_amount,
         cast(granted_amount - least(granted_amount, payable_to_date) as decimal(38, 2))
             as closing_balance

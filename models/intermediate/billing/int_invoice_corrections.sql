@@ -6,7 +6,9 @@
 --   correction = computed now - issued - corrections already issued for that invoice.
 -- The deltas are differences of lines rounded once, so nothing is rounded again, and a
 -- rebuild recomputes the same open corrections: a correction is never created twice.
-{%- set key = ['model_id', 'token_class', 'unit_price_per_1m_tokens', 'tier_from_tokens', 'credit_grant_id'] %}
+{%- set key = [
+    'model_id', 'token_class', 'unit_price_per_1m_tokens', 'tier_from_tokens', 'credit_grant_id'
+] %}
 with computed as (
     select * from {{ ref('int_invoice_lines_computed') }}
 ),
@@ -24,7 +26,8 @@ recomputed as (
     select
         issued_invoices.invoice_id as corrects_invoice_id,
         computed.line_type as corrected_line_type,
-        {% for column in key %}computed.{{ column }}, {% endfor %}
+        {% for column in key %}computed.{{ column }},
+        {% endfor %}
         computed.quantity_tokens,
         computed.amount
     from computed
@@ -38,7 +41,8 @@ already_billed as (
     select
         coalesce(corrects_invoice_id, invoice_id) as corrects_invoice_id,
         coalesce(corrected_line_type, line_type) as corrected_line_type,
-        {% for column in key %}{{ column }}, {% endfor %}
+        {% for column in key %}{{ column }},
+        {% endfor %}
         quantity_tokens,
         amount
     from issued_lines
@@ -48,14 +52,18 @@ deltas as (
     select
         corrects_invoice_id,
         corrected_line_type,
-        {% for column in key %}{{ column }}, {% endfor %}
+        {% for column in key %}{{ column }},
+        {% endfor %}
         sum(quantity_tokens) as quantity_tokens,
         sum(amount) as amount
     from (
         select * from recomputed
         union all
         select
-            corrects_invoice_id, corrected_line_type, {% for column in key %}{{ column }}, {% endfor %}
+            corrects_invoice_id,
+            corrected_line_type,
+            {% for column in key %}{{ column }},
+            {% endfor %}
             -quantity_tokens, -amount
         from already_billed
     ) as both_sides
@@ -64,7 +72,9 @@ deltas as (
 ),
 
 next_open as (
-    select tenant_id, cast({{ dbt.dateadd('month', 1, 'max(invoice_month)') }} as date) as invoice_month
+    select
+        tenant_id,
+        cast({{ dbt.dateadd('month', 1, 'max(invoice_month)') }} as date) as invoice_month
     from issued_invoices
     group by tenant_id
 ),
@@ -78,7 +88,8 @@ final as (
         {{ line_type_order('correction') }} as line_type_order,
         deltas.corrects_invoice_id,
         deltas.corrected_line_type,
-        {% for column in key %}deltas.{{ column }}, {% endfor %}
+        {% for column in key %}deltas.{{ column }},
+        {% endfor %}
         cast(deltas.quantity_tokens as bigint) as quantity_tokens,
         cast(deltas.amount as decimal(38, 2)) as amount
     from deltas

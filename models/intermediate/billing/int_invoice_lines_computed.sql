@@ -21,7 +21,9 @@ credits as (
 
 final as (
     select
-        {{ invoice_line_columns(missing=['credit_grant_id', 'corrects_invoice_id', 'corrected_line_type']) }}
+        {{ invoice_line_columns(
+            missing=['credit_grant_id', 'corrects_invoice_id', 'corrected_line_type']
+        ) }}
     from rounded
     union all
     select

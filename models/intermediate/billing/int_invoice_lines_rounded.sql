@@ -49,9 +49,12 @@ shortfalls as (
         'commitment_shortfall' as line_type,
         {{ line_type_order('commitment_shortfall') }} as line_type_order,
         cast(null as string) as model_id, cast(null as string) as token_class,
-        cast(null as bigint) as quantity_tokens, cast(null as decimal(38, 12)) as unit_price_per_1m_tokens,
+        cast(null as bigint) as quantity_tokens,
+        cast(null as decimal(38, 12)) as unit_price_per_1m_tokens,
         cast(null as bigint) as tier_from_tokens,
-        cast(max(contracts.monthly_commitment_amount) - sum(rounded.amount) as decimal(38, 2)) as amount
+        cast(
+            max(contracts.monthly_commitment_amount) - sum(rounded.amount) as decimal(38, 2)
+        ) as amount
     from rounded
     inner join contracts using (tenant_id, invoice_month)
     group by rounded.tenant_id, rounded.invoice_month, rounded.currency

@@ -24,7 +24,8 @@ fx_rates as (
 ),
 
 usage_keys as (
-    select distinct tenant_id, invoice_month, model_id, is_success, token_class, list_usd_per_1m_tokens
+    select distinct
+        tenant_id, invoice_month, model_id, is_success, token_class, list_usd_per_1m_tokens
     from ({{ by_token_class('daily', ['tenant_id', 'model_id', 'is_success']) }}) as by_class
 ),
 
@@ -47,8 +48,11 @@ rate_matches as (
         rate_cards.markup_ratio,
         rate_cards.usd_per_1m_tokens as fixed_usd_per_1m_tokens,
         row_number() over (
-            partition by with_contract.tenant_id, with_contract.invoice_month, with_contract.model_id,
-                with_contract.is_success, with_contract.token_class, with_contract.list_usd_per_1m_tokens
+            partition by
+                with_contract.tenant_id, with_contract.invoice_month, with_contract.model_id,
+                with_contract.is_success,
+                with_contract.token_class,
+                with_contract.list_usd_per_1m_tokens
             order by (rate_cards.model_id <> '*') desc, (rate_cards.token_class <> '*') desc
         ) as specificity_rank
     from with_contract
@@ -57,7 +61,9 @@ rate_matches as (
         and rate_cards.model_id in (with_contract.model_id, '*')
         and rate_cards.token_class in (with_contract.token_class, '*')
         and rate_cards.effective_from <= with_contract.invoice_month
-        and (rate_cards.effective_to is null or rate_cards.effective_to > with_contract.invoice_month)
+        and (
+            rate_cards.effective_to is null or rate_cards.effective_to > with_contract.invoice_month
+        )
 ),
 
 fx_matches as (
@@ -66,7 +72,9 @@ fx_matches as (
         fx_rates.units_per_usd,
         row_number() over (
             partition by rate_matches.tenant_id, rate_matches.invoice_month, rate_matches.model_id,
-                rate_matches.is_success, rate_matches.token_class, rate_matches.list_usd_per_1m_tokens
+                rate_matches.is_success,
+                rate_matches.token_class,
+                rate_matches.list_usd_per_1m_tokens
             order by fx_rates.rate_month desc
         ) as fx_rank
     from rate_matches

@@ -19,7 +19,10 @@ final as (
         usage_months.invoice_month,
         coalesce(contracts.contract_id, 'default') as contract_id,
         {%- set default_plan = var('default_plan_id', none) %}
-        coalesce(contracts.plan_id, {{ "'" ~ default_plan ~ "'" if default_plan else "cast(null as string)" }}) as plan_id,
+        coalesce(
+            contracts.plan_id,
+            {{ "'" ~ default_plan ~ "'" if default_plan else "cast(null as string)" }}
+        ) as plan_id,
         coalesce(contracts.currency, '{{ var("default_currency", "USD") }}') as currency,
         coalesce(contracts.discount_ratio, 0) as discount_ratio,
         coalesce(contracts.monthly_commitment_amount, 0) as monthly_commitment_amount,

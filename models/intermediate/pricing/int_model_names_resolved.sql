@@ -28,7 +28,9 @@ candidates as (
     select names.model_name, models.model_id, {{ loop.index + 2 }}, '{{ rule }}'
     from names
     inner join models
-        on {{ model_name_key('names.model_name', rule) }} = {{ model_name_key('models.model_id', rule) }}
+        on
+            {{ model_name_key('names.model_name', rule) }}
+            = {{ model_name_key('models.model_id', rule) }}
     {%- endfor %}
 ),
 

@@ -67,8 +67,10 @@ priced as (
     {%- for p in picks %}
     left join versions as {{ p }}
         on {{ p }}.model_id = slots.model_id
-        and {{ p }}.service_tier = {{ "slots.service_tier" if p.endswith("tier") else "'standard'" }}
-        and {{ p }}.min_context_tokens = {{ "slots.context_threshold_tokens" if p.startswith("above") else "0" }}
+        and {{ p }}.service_tier
+        = {{ "slots.service_tier" if p.endswith("tier") else "'standard'" }}
+        and {{ p }}.min_context_tokens
+        = {{ "slots.context_threshold_tokens" if p.startswith("above") else "0" }}
         {%- if p.startswith("above") %}
         and slots.is_above_context
         {%- endif %}

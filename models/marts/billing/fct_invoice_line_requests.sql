@@ -32,7 +32,11 @@ holds as (
 -- each issue that covered an invoice's month: the invoice itself, and every issued invoice
 -- carrying corrections of it
 coverage as (
-    select invoice_id as covered_invoice_id, invoice_month as issued_month, through_file_id, issued_at
+    select
+        invoice_id as covered_invoice_id,
+        invoice_month as issued_month,
+        through_file_id,
+        issued_at
     from issued
     union all
     select distinct issued_lines.corrects_invoice_id, issued.invoice_month, issued.through_file_id,
@@ -75,7 +79,9 @@ events as (
 ),
 
 by_class as (
-    {{ by_token_class('events', ['request_id', 'event_at', 'file_id', 'tenant_id', 'model_id', 'is_success']) }}
+    {{ by_token_class(
+        'events', ['request_id', 'event_at', 'file_id', 'tenant_id', 'model_id', 'is_success']
+    ) }}
 ),
 
 -- today's prices for everything, and the issued prices of each issued invoice's own month

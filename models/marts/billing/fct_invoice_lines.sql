@@ -45,7 +45,9 @@ all_lines as (
         extra=[['invoice_id', 'invoice_id'], ['line_number', 'line_number']]) }}
     from issued
     union all
-    select {{ invoice_line_columns(extra=[['invoice_id', 'invoice_id'], ['line_number', 'line_number']]) }}
+    select {{ invoice_line_columns(
+        extra=[['invoice_id', 'invoice_id'], ['line_number', 'line_number']]
+    ) }}
     from drafts
 ),
 

@@ -51,7 +51,8 @@ described as (
             when '{{ class }}' then '{{ text }}'
             {%- endfor %}
         end as token_text,
-        {{ amount_for_tokens('lines.quantity_tokens', 'lines.unit_price_per_1m_tokens') }} as list_cost
+        {{ amount_for_tokens('lines.quantity_tokens', 'lines.unit_price_per_1m_tokens') }}
+            as list_cost
     from lines
     left join issued on issued.invoice_id = lines.invoice_id
 ),
@@ -94,7 +95,8 @@ final as (
         cast(invoice_month as timestamp) as ChargePeriodStart,
         cast(quantity_tokens as bigint) as ConsumedQuantity,
         case when quantity_tokens is not null then 'Tokens' end as ConsumedUnit,
-        coalesce(cast(list_cost as decimal(38, 18)), cast(amount as decimal(38, 18))) as ContractedCost,
+        coalesce(cast(list_cost as decimal(38, 18)), cast(amount as decimal(38, 18)))
+            as ContractedCost,
         cast(unit_price_per_1m_tokens as decimal(38, 12)) as ContractedUnitPrice,
         cast(amount as decimal(38, 2)) as EffectiveCost,
         issuer as InvoiceIssuerName,
@@ -102,7 +104,8 @@ final as (
         coalesce(cast(list_cost as decimal(38, 18)), cast(amount as decimal(38, 18))) as ListCost,
         cast(unit_price_per_1m_tokens as decimal(38, 12)) as ListUnitPrice,
         case when quantity_tokens is not null then 'Standard' end as PricingCategory,
-        cast(quantity_tokens * cast(0.000001 as decimal(7, 6)) as decimal(38, 6)) as PricingQuantity,
+        cast(quantity_tokens * cast(0.000001 as decimal(7, 6)) as decimal(38, 6))
+            as PricingQuantity,
         case when quantity_tokens is not null then '1000000 Tokens' end as PricingUnit,
         'AI and Machine Learning' as ServiceCategory,
         '{{ var("focus_service_name", "LLM API") }}' as ServiceName,
