@@ -167,7 +167,7 @@ def issue(db: Path, month: date, tenants: list[str], allow_unpriced: bool, issue
 
 
 @dataclass(frozen=True)
-class Explained:
+class TracedLine:
     line: dict[str, object]  # the invoice line
     requests: pl.DataFrame  # request_id, event_at, quantity_tokens
     traced_tokens: int
@@ -178,7 +178,7 @@ class Explained:
         return self.traced_tokens == self.line["quantity_tokens"]
 
 
-def explain(db: Path, invoice_id: str, line: int, out_file: Path | None) -> Explained:
+def explain(db: Path, invoice_id: str, line: int, out_file: Path | None) -> TracedLine:
     """The requests behind an invoice line, written whole to `out_file` when given."""
     from meterhouse.warehouse.invoices import explain_line
 
@@ -186,7 +186,7 @@ def explain(db: Path, invoice_id: str, line: int, out_file: Path | None) -> Expl
         found = explain_line(con, invoice_id, line)
     if out_file is not None:
         write_whole(out_file, csv_safe(found.requests).write_csv().encode())
-    return Explained(found.line, found.requests, int(found.requests["quantity_tokens"].sum()))
+    return TracedLine(found.line, found.requests, int(found.requests["quantity_tokens"].sum()))
 
 
 @dataclass(frozen=True)

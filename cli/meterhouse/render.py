@@ -1,6 +1,7 @@
-"""How results read in a terminal and in a log. Every function takes a result and the console
-to print on, and opens nothing: the jobs (meterhouse.jobs) fetched it. Money is shown to the
-cent here only; the money of record stays unrounded (docs/decisions/0005)."""
+"""How results read in a terminal and in a log: the tables and the multi-line results of the
+commands (a command prints its own one-line confirmations). Every function takes a result and
+the console to print on, and opens nothing: the jobs (meterhouse.jobs) fetched it. Money is
+shown to the cent here only; the money of record stays unrounded (docs/decisions/0005)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from rich.table import Table
 from meterhouse.terminal import SafeConsole
 
 if TYPE_CHECKING:
-    from meterhouse.jobs import Explained, Forecast
+    from meterhouse.jobs import Forecast, TracedLine
     from meterhouse.sample.generator import SampleSummary
     from meterhouse.warehouse.holds import HoldChange
     from meterhouse.warehouse.ingest import IngestResult
@@ -122,7 +123,7 @@ def issued(out: SafeConsole, done: Issued, month: date) -> None:
         out.print("nothing to issue.")
 
 
-def explained(out: SafeConsole, found: Explained, invoice_id: str, line: int, show: int,
+def explained(out: SafeConsole, found: TracedLine, invoice_id: str, line: int, show: int,
               out_file: Path | None) -> None:  # fmt: skip
     row, requests = found.line, found.requests
     price = Decimal(str(row["unit_price_per_1m_tokens"])).normalize()

@@ -135,7 +135,7 @@ def test_a_meterhouse_writer_makes_a_reader_wait_then_say_so(built: Path) -> Non
     finally:
         holder.kill()
         holder.wait()
-    short = subprocess.Popen([sys.executable, "-c", code, str(built), "4"],
+    short = subprocess.Popen([sys.executable, "-c", code, str(built), "2"],
                              stdout=subprocess.PIPE, text=True)  # fmt: skip
     assert short.stdout is not None
     assert short.stdout.readline().strip() == "held"

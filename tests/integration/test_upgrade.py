@@ -101,7 +101,8 @@ def test_a_warehouse_of_the_commit_before_upgrades_once_and_keeps_its_issued_inv
     upgraded = [line for line in opened.stderr.splitlines() if "upgraded the warehouse" in line]
     assert upgraded == [
         f"upgraded the warehouse {db} from schema version 1 to 2; the file as it was is kept "
-        f"as {backup}"
+        f"as {backup}. Run 'meterhouse build' (or the nightly job) before issuing or "
+        "reconciling: they read marts the next build makes."
     ]
     assert query(backup, "select count(*) from raw.issued_invoices")[0][0] == 3
     assert query(db, "select count(*) from app.issued_invoices")[0][0] == 3

@@ -78,7 +78,7 @@ def model_matches(
 ) -> pl.LazyFrame:
     """bill_model_id -> model_id by the first rule that finds one: `exact` (the bill's ModelId
     is our price-book model_id), `name_resolution` (it is a model name the warehouse resolved,
-    int_model_names_resolved), `case` (equal ignoring case). Ties: the first model_id."""
+    dim_model_names), `case` (equal ignoring case). Ties: the first model_id."""
     ours = our_models.select("model_id").unique()
     exact = bill_models.join(
         ours.with_columns(pl.col("model_id").alias("bill_model_id")), on="bill_model_id"

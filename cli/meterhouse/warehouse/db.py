@@ -94,16 +94,17 @@ def connect(db: Path, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyCon
         )
     if read_only:  # an older warehouse is upgraded first, by a brief writable open
         with warehouse_lock(db, exclusive=False), _session(db, read_only=True) as con:
-            current = check_version(db, stored_version(con))
-        if not current:
-            if not (os.access(db, os.W_OK) and os.access(db.parent, os.W_OK)):
-                raise MeterhouseError(
-                    f"the warehouse {db} has an older schema version and cannot be upgraded "
-                    "here (the file or its folder is read-only): open it once with any "
-                    "meterhouse command where it can be written (a backup copy is kept)."
-                )
-            with connect(db):
-                pass
+            if check_version(db, stored_version(con)):
+                yield con
+                return
+        if not (os.access(db, os.W_OK) and os.access(db.parent, os.W_OK)):
+            raise MeterhouseError(
+                f"the warehouse {db} has an older schema version and cannot be upgraded "
+                "here (the file or its folder is read-only): open it once with any "
+                "meterhouse command where it can be written (a backup copy is kept)."
+            )
+        with connect(db):
+            pass
     with warehouse_lock(db, exclusive=not read_only):
         with _session(db, read_only=read_only) as con:
             version = None if read_only else stored_version(con)
@@ -121,7 +122,9 @@ def connect(db: Path, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyCon
                 run_steps(con, version)
                 _create_tables(con)
             print(f"upgraded the warehouse {db} from schema version {version} to {LATEST}; "
-                  f"the file as it was is kept as {backup}", file=sys.stderr)  # fmt: skip
+                  f"the file as it was is kept as {backup}. Run 'meterhouse build' (or the "
+                  "nightly job) before issuing or reconciling: they read marts the next build "
+                  "makes.", file=sys.stderr)  # fmt: skip
             yield con
 
 

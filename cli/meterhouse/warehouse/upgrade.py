@@ -42,7 +42,7 @@ def _move_app_records(con: duckdb.DuckDBPyConnection) -> None:
         assert definition.startswith(prefix), definition
         con.execute(f"CREATE TABLE app.{table}(" + definition.removeprefix(prefix))
         con.execute(f"insert into app.{table} select * from raw.{table}")
-        reference = rf'\braw\.("{table}"|{table})\b'
+        reference = rf'\braw\.("{table}"|{table}\b)'
         views = con.execute(
             "select schema_name, view_name, regexp_replace(sql, ?, ?, 'g') from duckdb_views() "
             "where not internal and regexp_matches(sql, ?)",
@@ -67,6 +67,11 @@ def stored_version(con: duckdb.DuckDBPyConnection) -> int | None:
     )
     if ("app", "schema_version") in tables:
         [(version,)] = con.execute("select max(version) from app.schema_version").fetchall()
+        if version is None:
+            raise MeterhouseError(
+                "the warehouse's schema version record (app.schema_version) is empty, so its "
+                "tables cannot be read safely: restore the file from a backup copy."
+            )
         return int(version)
     return 1 if ("raw", "load_manifest") in tables else None
 

@@ -1,7 +1,7 @@
 -- A view on DuckDB, computed when read: always from the latest forecast. A table on Spark,
 -- where planning this view anew for every read and test costs a minute; the nightly job
 -- rebuilds it there after storing the forecasts (docs/scale-out.md). Its intermediate models
--- are views on both engines for the same reason (_int_forecasting__models.yml).
+-- are the same: views on DuckDB, tables on Spark (_int_forecasting__models.yml).
 {{ config(materialized='table' if target.type == 'spark' else 'view') }}
 -- grain: one row per tenant_id (the month after the latest forecast's last day of history)
 -- What each tenant's invoice will come to at the end of the month, from the month so far
