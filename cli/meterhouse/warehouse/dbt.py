@@ -176,13 +176,7 @@ def failures(target: Path) -> DbtRun:
     results = json.loads(path.read_text())["results"]
     failed = [r["unique_id"] for r in results if r["status"] in ("error", "fail")]
     parents: dict[str, list[str]] = json.loads((target / "manifest.json").read_text())["parent_map"]
-    upstream: set[str] = set()
-    todo = [f"model.meterhouse.{name}" for name in BILLING_MARTS]
-    while todo:
-        node = todo.pop()
-        if node not in upstream:
-            upstream.add(node)
-            todo.extend(parents.get(node, []))
+    upstream = billing_nodes(parents)
     # a failed model upstream of the invoices, or a failed test of one (dbt skips what follows)
     billing = [
         n
@@ -190,6 +184,19 @@ def failures(target: Path) -> DbtRun:
         if n in upstream or (n.startswith("test.") and set(parents.get(n, [])) & upstream)
     ]
     return DbtRun(0, failed, billing)
+
+
+def billing_nodes(parents: dict[str, list[str]]) -> set[str]:
+    """The unique ids of BILLING_MARTS and of every node upstream of them (a manifest's
+    parent map)."""
+    upstream: set[str] = set()
+    todo = [f"model.meterhouse.{name}" for name in BILLING_MARTS]
+    while todo:
+        node = todo.pop()
+        if node not in upstream:
+            upstream.add(node)
+            todo.extend(parents.get(node, []))
+    return upstream
 
 
 def _fault(db: Path, own: Path) -> str | None:
