@@ -155,6 +155,12 @@ def test_missing_focus_column_is_refused() -> None:
         bill(row)
 
 
+def test_a_focus_1_2_bill_names_its_provider_in_provider_name() -> None:
+    row = bill_row(1, "gpt-4.1", 10, "2")
+    row["ProviderName"] = row.pop("ServiceProviderName")
+    assert bill(row)["provider_name"].to_list() == ["OpenAI"]
+
+
 def test_money_is_exact_decimal_end_to_end() -> None:
     # 0.1 + 0.2 in floats is 0.30000000000000004; in DECIMAL it is 0.3
     b = bill(

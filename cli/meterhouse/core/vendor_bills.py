@@ -142,6 +142,8 @@ def normalise_bill(raw: pl.DataFrame, source: str) -> pl.DataFrame:
 
     Rows are numbered from 1 in file order (row 1 is the first line after a CSV header).
     """
+    if "ServiceProviderName" not in raw.columns and "ProviderName" in raw.columns:
+        raw = raw.rename({"ProviderName": "ServiceProviderName"})  # FOCUS 1.2's name for it
     missing = missing_columns(raw.columns)
     if missing:
         raise MeterhouseError(

@@ -56,9 +56,10 @@ def load_bill(path: Path) -> pl.DataFrame:
     return BILL_ROWS.validate(normalise_bill(raw, str(path)))
 
 
-def default_provider(bill: pl.DataFrame) -> str:
-    """The bill's ServiceProviderName, lower case without non-alphanumerics ('OpenAI' ->
-    'openai'): our events' provider spelling."""
+def default_provider(con: duckdb.DuckDBPyConnection, bill: pl.DataFrame) -> str:
+    """The bill's ServiceProviderName in our events' provider spelling: looked up in the seed
+    provider_names ('Amazon Bedrock' -> 'bedrock'), else lower case without non-alphanumerics
+    ('OpenAI' -> 'openai')."""
     names = sorted({n for n in bill["provider_name"].drop_nulls().to_list() if n})
     if len(names) != 1:
         found = ", ".join(names) or "none"
@@ -66,6 +67,12 @@ def default_provider(bill: pl.DataFrame) -> str:
             f"the bill names {found} as ServiceProviderName: give --provider (the provider "
             "value of our events, e.g. openai)."
         )
+    listed = con.execute(
+        "select provider from main.provider_names where spelling = lower(trim($name))",
+        {"name": names[0]},
+    ).fetchall()
+    if listed and listed[0][0]:
+        return str(listed[0][0])
     return re.sub(r"[^0-9a-z]", "", names[0].lower())
 
 
@@ -91,9 +98,9 @@ def reconcile_bill(
 ) -> BillReconciliation:
     """Reconcile the vendor bill at `bill_path` for `month` (its first day) with our metered
     usage of `provider` (default: from the bill's ServiceProviderName)."""
-    require_built(con, MART, f"main.{MART}", "main.dim_model_names")
+    require_built(con, MART, f"main.{MART}", "main.dim_model_names", "main.provider_names")
     bill = load_bill(bill_path)
-    chosen = provider or default_provider(bill)
+    chosen = provider or default_provider(con, bill)
     start, end = month_bounds(month)
     overlapping = bill.filter(
         (pl.col("charge_period_start") < end) & (pl.col("charge_period_end") > start)

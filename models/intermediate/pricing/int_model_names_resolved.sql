@@ -1,6 +1,7 @@
 -- One row per model name seen in the stored events (held ones included, so a hold or a
 -- release changes no other event's resolution): the price-book model it resolves to and the
--- rule that matched (null model_id: unresolved, so its usage is unpriced, never $0).
+-- rule that matched (null model_id: unresolved, so its usage is unpriced, never $0), and the
+-- provider the catalog lists for that model (int_model_providers).
 {%- set rules = ['case', 'provider_prefix', 'region_prefix', 'version_suffix', 'date_suffix'] %}
 {%- set first_party = 'openai|anthropic|gemini|mistral|deepseek|xai|cohere|groq' %}
 with names as (
@@ -13,6 +14,10 @@ models as (
 
 aliases as (
     select * from {{ ref('model_aliases') }}
+),
+
+providers as (
+    select * from {{ ref('int_model_providers') }}
 ),
 
 candidates as (
@@ -58,11 +63,13 @@ final as (
     select
         names.model_name,
         ranked.model_id,
-        ranked.resolution_rule
+        ranked.resolution_rule,
+        providers.provider as model_provider
     from names
     left join ranked
         on ranked.model_name = names.model_name
         and ranked.preference = 1
+    left join providers on providers.model_id = ranked.model_id
 )
 
 select * from final

@@ -5,7 +5,8 @@
 -- (int_price_choices has already applied the tier and context fallbacks) and its vendor
 -- cost. Class fallbacks (docs/pricing.md): cache read and cache write pay the input price,
 -- reasoning the output price, when the model has no price of their own. No input or output
--- price: the event is unpriced (api_cost_usd null, never 0).
+-- price: the event is unpriced (api_cost_usd null, never 0). provider: the event's own
+-- (event_provider), else the catalog's provider of the model it resolved to, else null.
 with events as (
     select * from {{ ref('stg_meterhouse__usage_events_stored') }}
 ),
@@ -23,6 +24,7 @@ with_prices as (
         events.*,
         resolved.model_id,
         resolved.resolution_rule,
+        coalesce(events.event_provider, resolved.model_provider) as provider,
         {%- for c in price_classes() %}
         {%- if c.price_fallback %}
         coalesce(choices.{{ c.price_column }}, choices.{{ price_column_of(c.price_fallback) }})

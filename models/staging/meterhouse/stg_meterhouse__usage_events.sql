@@ -21,7 +21,7 @@ final as (
         uncached_input_tokens,
         non_reasoning_output_tokens,
         user_id,
-        provider,
+        event_provider,
         region,
         service_tier,
         status,

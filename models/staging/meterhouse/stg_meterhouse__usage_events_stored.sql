@@ -4,8 +4,15 @@
 -- pricing reads this, so an issued invoice can still trace the events it billed that were
 -- held after it was issued (fct_invoice_line_requests). A held event stays in the raw table
 -- unchanged, so a release brings it back exactly and a re-send of it is still a duplicate.
+-- event_provider is the event's own provider in the catalog's spelling (seed provider_names:
+-- 'aws.bedrock' -> 'bedrock'; a spelling not listed is kept, lower case); null when the
+-- export has none. int_usage_events_priced derives `provider` from it and the model's catalog.
 with source as (
     select * from {{ source('meterhouse', 'usage_events') }}
+),
+
+provider_names as (
+    select * from {{ ref('provider_names') }}
 ),
 
 held as (
@@ -30,7 +37,10 @@ final as (
             as uncached_input_tokens,
         source.output_tokens - source.reasoning_tokens as non_reasoning_output_tokens,
         source.user_id,
-        source.provider,
+        case
+            when provider_names.spelling is not null then provider_names.provider
+            else nullif(lower(trim(source.provider)), '')
+        end as event_provider,
         source.region,
         source.service_tier,
         source.status,
@@ -42,6 +52,7 @@ final as (
         held.request_id is not null as is_held
     from source
     left join held on held.request_id = source.request_id
+    left join provider_names on provider_names.spelling = lower(trim(source.provider))
 )
 
 select * from final
