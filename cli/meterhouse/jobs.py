@@ -22,6 +22,7 @@ from meterhouse.files import write_files, write_whole
 from meterhouse.progress import progress
 from meterhouse.warehouse.db import connect
 from meterhouse.warehouse.dbt import check_contracts, node_names, run_dbt
+from meterhouse.warehouse.lock import dbt_dir
 from meterhouse.warehouse.spark import Target, spark_marts
 
 # The heavy modules (Pandera, statsmodels, the PDF renderer) are imported by the job that
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from meterhouse.warehouse.holds import HoldChange
     from meterhouse.warehouse.ingest import IngestResult
     from meterhouse.warehouse.invoices import Issued
+    from meterhouse.warehouse.mart_checks import MartCheck
     from meterhouse.warehouse.prices import PriceImport
     from meterhouse.warehouse.reconcile import BillReconciliation
     from meterhouse.warehouse.summary import Summary
@@ -71,27 +73,52 @@ def load(db: Path, paths: Sequence[Path], allow_changed: bool, gpu_hours: bool) 
 
 
 def build(db: Path, select: str | None, full_refresh: bool, contracts: Path | None,
-          target: Target) -> None:  # fmt: skip
-    """`dbt build`: the models and their tests."""
+          target: Target, full_check: bool = False) -> MartCheck:  # fmt: skip
+    """`dbt build`: the models and their tests, then the marts' checks (docs/decisions/0020)."""
     extra = (["--select", select] if select else []) + (["--full-refresh"] if full_refresh else [])
+    since = None if full_check or full_refresh else _built_through(db, target)
     run_dbt("build", db, extra, contracts, target)
+    return check_marts(db, target, since)
+
+
+def _built_through(db: Path, target: Target) -> int | None:
+    """The last change the marts were built through, before a build: its check reads the
+    days changed after it. None (check every row) before the first build."""
+    from meterhouse.warehouse.mart_checks import watermark
+
+    try:
+        with marts(db, target) as con:
+            return watermark(con)
+    except MeterhouseError:  # no warehouse or no Spark build yet
+        return None
+
+
+def check_marts(db: Path, target: Target, since: int | None) -> MartCheck:
+    """The marts the commands read, against their dbt contracts and what a reader relies on:
+    the rows of the days changed after change `since`, or every row when None."""
+    from meterhouse.warehouse.mart_checks import check_marts as check
+
+    with marts(db, target) as con:
+        return check(con, dbt_dir(db) / "target", since)
 
 
 @dataclass(frozen=True)
 class Night:
     marts_failed: bool  # marts billing does not depend on did not build
     forecast_error: str | None
+    checked: MartCheck
 
     @property
     def needs_attention(self) -> bool:
-        return self.marts_failed or self.forecast_error is not None
+        return self.marts_failed or self.forecast_error is not None or bool(self.checked.failures)
 
 
 def nightly(db: Path, events: Path, gpu_hours: Path | None, contracts: Path | None,
-            target: Target, listener: Listener) -> Night:  # fmt: skip
-    """Load what is new, build and test the models, summarise, forecast 30 days ahead. A
-    failing billing mart stops the night (the loads are kept); a failing mart billing does not
-    depend on, or a failing forecast, does not (docs/decisions/0013)."""
+            target: Target, listener: Listener, full_check: bool = False) -> Night:  # fmt: skip
+    """Load what is new, build and test the models, summarise, forecast 30 days ahead, check
+    the marts of the days the night changed (all with `full_check`). A failing billing mart
+    stops the night (the loads are kept); a failing mart billing does not depend on, or a
+    failing forecast, does not (docs/decisions/0013, 0020)."""
     if contracts is not None:
         check_contracts(contracts)  # before loading anything
     listener.loaded(load(db, [events], allow_changed=False, gpu_hours=False))
@@ -100,6 +127,7 @@ def nightly(db: Path, events: Path, gpu_hours: Path | None, contracts: Path | No
     # dbt unit tests check the SQL logic, not the night's data: `make test` and
     # `meterhouse build` run them; the nightly job skips them.
     listener.kept("the new files are loaded and kept")
+    since = None if full_check else _built_through(db, target)
     built = run_dbt("build", db, ["--exclude", "test_type:unit"], contracts, target, check=False)
     if built.billing:
         raise MeterhouseError(
@@ -112,11 +140,12 @@ def nightly(db: Path, events: Path, gpu_hours: Path | None, contracts: Path | No
         listener.warn(f"these marts did not build: {node_names(built.failed)}; the billing "
                       "marts did. Going on; exit 1 at the end.")  # fmt: skip
     listener.summarized(summary(db, target), db)
+    forecast_error = None
     try:
         listener.forecast(forecast(db, [], 30, None, target))
     except MeterhouseError as exc:
-        return Night(failed, f"the forecast failed: {exc}")
-    return Night(failed, None)
+        forecast_error = f"the forecast failed: {exc}"
+    return Night(failed, forecast_error, check_marts(db, target, since))
 
 
 def summary(db: Path, target: Target) -> Summary:

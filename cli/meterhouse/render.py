@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from meterhouse.warehouse.holds import HoldChange
     from meterhouse.warehouse.ingest import IngestResult
     from meterhouse.warehouse.invoices import Issued
+    from meterhouse.warehouse.mart_checks import MartCheck
     from meterhouse.warehouse.prices import PriceImport
     from meterhouse.warehouse.reconcile import BillReconciliation
     from meterhouse.warehouse.summary import Summary
@@ -43,13 +44,15 @@ def sample(out: SafeConsole, summary: SampleSummary, out_dir: Path) -> None:
     )
 
 
-def ingest(out: SafeConsole, result: IngestResult) -> None:
+def ingest(out: SafeConsole, result: IngestResult, every_file: bool = False) -> None:
+    """A line per file loaded (and per file skipped, with `every_file`: a nightly folder
+    grows), each named relative to the folder given; then the totals."""
     for f in result.files:
-        if f.skipped:
-            out.print(f"skipped {f.path}: {f.skipped}", highlight=False)
-        else:
+        if f.skipped and every_file:
+            out.print(f"skipped {f.name}: {f.skipped}", highlight=False)
+        elif not f.skipped:
             out.print(
-                f"loaded  {f.path}: read {f.rows_read:,} = loaded {f.rows_loaded:,} + duplicate "
+                f"loaded  {f.name}: read {f.rows_read:,} = loaded {f.rows_loaded:,} + duplicate "
                 f"{f.rows_duplicate:,} + quarantined {f.rows_quarantined:,}", highlight=False
             )  # fmt: skip
     read, loaded = result.total("rows_read"), result.total("rows_loaded")
@@ -113,7 +116,11 @@ def issued(out: SafeConsole, done: Issued, month: date) -> None:
         names = ", ".join(done.already[:5]) + (", ..." if len(done.already) > 5 else "")
         out.print(f"{len(done.already):,} invoice(s) of {month:%Y-%m} were issued before and "
                   f"stay as they are ({names}).", highlight=False)  # fmt: skip
-    if done.issued:
+    if done.issued and done.refused:  # partly issued: say whose invoices are and are not
+        out.print(f"issued {len(done.issued):,} invoice(s) for {month:%Y-%m} "
+                  f"({_some(done.issued)}); not issued: {_some(sorted(done.refused))} "
+                  "(refused below); refreshing the billing marts", highlight=False)  # fmt: skip
+    elif done.issued:
         out.print(f"issued {len(done.issued):,} invoice(s) for {month:%Y-%m}; refreshing the "
                   "billing marts", highlight=False)  # fmt: skip
     elif done.marts_behind:
@@ -121,6 +128,12 @@ def issued(out: SafeConsole, done: Issued, month: date) -> None:
                   "was interrupted): refreshing them")  # fmt: skip
     elif not done.refused:
         out.print("nothing to issue.")
+
+
+def _some(names: list[str], shown: int = 10) -> str:
+    """The first `shown` names, then how many more."""
+    more = len(names) - shown
+    return ", ".join(names[:shown]) + (f" and {more:,} more" if more > 0 else "")
 
 
 def explained(out: SafeConsole, found: TracedLine, invoice_id: str, line: int, show: int,
@@ -152,6 +165,14 @@ def forecast(out: SafeConsole, done: Forecast) -> None:
     shown = len(done.summary)
     out.print(f"{counts}; the {min(25, shown)} largest of {shown} tenants shown.",
               highlight=False)  # fmt: skip
+
+
+def mart_check(out: SafeConsole, check: MartCheck) -> None:
+    """The marts' checks after a build; each failure is a line of its own, on stderr."""
+    scope = "every row" if check.days is None else f"the rows of {check.days:,} changed day(s)"
+    verdict = f"{len(check.failures):,} failed (above)" if check.failures else "all pass"
+    out.print(f"checked {check.marts} marts against their contracts ({check.rows:,} rows, "
+              f"{scope}): {verdict}", highlight=False)  # fmt: skip
 
 
 def backtest(out: SafeConsole, scores: pl.DataFrame) -> None:

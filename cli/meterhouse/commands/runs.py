@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -11,6 +11,18 @@ from meterhouse import jobs, render
 from meterhouse.commands.common import Terminal, out, user_errors, warn
 from meterhouse.commands.options import ContractsOption, DbOption, TargetOption, target
 from meterhouse.warehouse.db import resolve_db
+
+if TYPE_CHECKING:
+    from meterhouse.warehouse.mart_checks import MartCheck
+
+FullCheckOption = Annotated[
+    bool,
+    typer.Option(
+        "--full-check",
+        help="Check every row of the marts against their contracts, not only the days the "
+        "run changed.",
+    ),
+]
 
 
 def build(
@@ -22,11 +34,16 @@ def build(
     ] = False,
     contracts: ContractsOption = None,
     target_name: TargetOption = "duckdb",
+    full_check: FullCheckOption = False,
 ) -> None:
     """Run `dbt build` (models and their tests) on the warehouse, or on Spark with
-    --target spark."""
+    --target spark, then check the marts against their contracts."""
     with user_errors():
-        jobs.build(resolve_db(db), select, full_refresh, contracts, target(target_name))
+        checked = jobs.build(resolve_db(db), select, full_refresh, contracts,
+                             target(target_name), full_check)  # fmt: skip
+    code = _reported(checked)
+    if code:
+        raise typer.Exit(code)
 
 
 def nightly(
@@ -41,19 +58,36 @@ def nightly(
     db: DbOption = None,
     contracts: ContractsOption = None,
     target_name: TargetOption = "duckdb",
+    full_check: FullCheckOption = False,
 ) -> None:
     """The nightly job: ingest what is new under --events (and --gpu-hours), build and test
-    the models, then forecast every tenant and model 30 days ahead (fct_usage_forecast).
+    the models, forecast every tenant and model 30 days ahead (fct_usage_forecast), then
+    check the marts of the days it changed against their contracts.
 
     The loader always writes the warehouse file; with --target spark the models are built on
     Spark from its raw tables."""
     with user_errors():
         night = jobs.nightly(resolve_db(db), events, gpu_hours, contracts, target(target_name),
-                             Terminal())  # fmt: skip
+                             Terminal(), full_check)  # fmt: skip
     if night.forecast_error:
         warn(night.forecast_error)
-    if night.needs_attention:
-        raise typer.Exit(1)
+    code = _reported(night.checked)
+    if code or night.needs_attention:
+        raise typer.Exit(code or 1)
+
+
+def _reported(checked: MartCheck) -> int:
+    """Print the marts' checks; the exit code they call for (docs/decisions/0020): 2 when a
+    mart the invoices are made from fails, 1 for any other failure."""
+    for failure in checked.failures:
+        warn(str(failure))
+    render.mart_check(out, checked)
+    if checked.billing_failed:
+        warn("the marts the invoices are made from fail their checks (above): do not write or "
+             "issue invoices until the cause is fixed and 'meterhouse build --full-check' "
+             "passes.")  # fmt: skip
+        return 2
+    return 1 if checked.failures else 0
 
 
 def status(db: DbOption = None, target_name: TargetOption = "duckdb") -> None:
