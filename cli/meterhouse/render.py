@@ -44,15 +44,13 @@ def sample(out: SafeConsole, summary: SampleSummary, out_dir: Path) -> None:
     )
 
 
-def ingest(out: SafeConsole, result: IngestResult, every_file: bool = False) -> None:
-    """A line per file loaded (and per file skipped, with `every_file`: a nightly folder
-    grows), each named relative to the folder given; then the totals."""
+def ingest(out: SafeConsole, result: IngestResult) -> None:
     for f in result.files:
-        if f.skipped and every_file:
-            out.print(f"skipped {f.name}: {f.skipped}", highlight=False)
-        elif not f.skipped:
+        if f.skipped:
+            out.print(f"skipped {f.path}: {f.skipped}", highlight=False)
+        else:
             out.print(
-                f"loaded  {f.name}: read {f.rows_read:,} = loaded {f.rows_loaded:,} + duplicate "
+                f"loaded  {f.path}: read {f.rows_read:,} = loaded {f.rows_loaded:,} + duplicate "
                 f"{f.rows_duplicate:,} + quarantined {f.rows_quarantined:,}", highlight=False
             )  # fmt: skip
     read, loaded = result.total("rows_read"), result.total("rows_loaded")
@@ -116,11 +114,7 @@ def issued(out: SafeConsole, done: Issued, month: date) -> None:
         names = ", ".join(done.already[:5]) + (", ..." if len(done.already) > 5 else "")
         out.print(f"{len(done.already):,} invoice(s) of {month:%Y-%m} were issued before and "
                   f"stay as they are ({names}).", highlight=False)  # fmt: skip
-    if done.issued and done.refused:  # partly issued: say whose invoices are and are not
-        out.print(f"issued {len(done.issued):,} invoice(s) for {month:%Y-%m} "
-                  f"({_some(done.issued)}); not issued: {_some(sorted(done.refused))} "
-                  "(refused below); refreshing the billing marts", highlight=False)  # fmt: skip
-    elif done.issued:
+    if done.issued:
         out.print(f"issued {len(done.issued):,} invoice(s) for {month:%Y-%m}; refreshing the "
                   "billing marts", highlight=False)  # fmt: skip
     elif done.marts_behind:
@@ -128,12 +122,6 @@ def issued(out: SafeConsole, done: Issued, month: date) -> None:
                   "was interrupted): refreshing them")  # fmt: skip
     elif not done.refused:
         out.print("nothing to issue.")
-
-
-def _some(names: list[str], shown: int = 10) -> str:
-    """The first `shown` names, then how many more."""
-    more = len(names) - shown
-    return ", ".join(names[:shown]) + (f" and {more:,} more" if more > 0 else "")
 
 
 def explained(out: SafeConsole, found: TracedLine, invoice_id: str, line: int, show: int,
