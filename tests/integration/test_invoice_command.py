@@ -89,13 +89,24 @@ def test_one_tenant_sees_only_its_own_lines(warehouse: Path, tmp_path: Path) -> 
     assert not any(other in text for (other,) in others)
 
 
-def test_unpriced_usage_is_refused_unless_allowed(warehouse: Path, tmp_path: Path) -> None:
-    code, output = invoice(warehouse, tmp_path / "out")
-    assert code == 2
-    assert "unpriced usage in 2026-09 for tn_0002" in output
+def test_a_tenant_with_unpriced_usage_is_refused_and_the_others_are_written(
+    warehouse: Path, tmp_path: Path
+) -> None:
+    code, output = invoice(warehouse, tmp_path)
+    assert code == 1, output  # a script notices
+    assert "refused tn_0002" in output
+    [(tokens,)] = query(warehouse, "select unpriced_tokens from main.fct_invoices where "
+                                   "invoice_month = date '2026-09-01' and tenant_id = 'tn_0002'")  # fmt: skip
+    assert f"{tokens:,} tokens of unpriced usage" in output
+    assert "acme/mystery-9b" in output  # the model to price or alias
     assert "--allow-unpriced" in output
-    assert not (tmp_path / "out").exists()
-    code, output = invoice(warehouse, tmp_path / "out", "--tenant", "tn_0001")
+    assert "model_aliases" in output
+    written = {p.stem for p in tmp_path.glob("*.json")}
+    tenants = {t for (t,) in query(warehouse, "select tenant_id from main.fct_invoices "
+                                              "where invoice_month = date '2026-09-01'")}  # fmt: skip
+    assert len(tenants) >= 8
+    assert written == {f"INV-202609-{t}" for t in tenants - {"tn_0002"}}
+    code, output = invoice(warehouse, tmp_path / "one", "--tenant", "tn_0001")
     assert code == 0, output  # another tenant's month is not held back
 
 
@@ -235,3 +246,24 @@ def test_explain_refuses_lines_no_request_makes(warehouse: Path, tmp_path: Path)
     code, output, _ = explain(warehouse, "INV-209901-nobody", 1, tmp_path / "x.csv")
     assert code == 2
     assert "no invoice INV-209901-nobody" in output
+
+
+def test_a_month_is_partly_issued_naming_the_tenants(warehouse: Path, tmp_path: Path) -> None:
+    """Last in this module: it issues September."""
+    result = run("invoice", "issue", "--month", MONTH, "--db", warehouse)
+    output = " ".join(result.output.split())
+    assert result.exit_code == 1, output
+    assert "refused tn_0002: not issued for 2026-09" in output
+    assert "not issued: tn_0002" in output
+    issued = {t for (t,) in query(warehouse, "select tenant_id from app.issued_invoices")}
+    drafts = {t for (t,) in query(warehouse, "select tenant_id from main.fct_invoices where "
+                                             "invoice_month = date '2026-09-01' and "
+                                             "status = 'draft'")}  # fmt: skip
+    assert drafts == {"tn_0002"}
+    assert "tn_0002" not in issued
+    assert len(issued) >= 7
+    again = run("invoice", "issue", "--month", MONTH, "--db", warehouse)
+    assert again.exit_code == 1  # still refused by name; the issued ones stay as they are
+    assert "were issued before and stay as they are" in again.output
+    assert "refused tn_0002" in again.output
+

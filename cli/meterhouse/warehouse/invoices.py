@@ -3,8 +3,9 @@ them (freeze them in app.issued_invoices, app.issued_invoice_lines, app.issued_s
 trace a line to its requests.
 
 Refusals come before anything is written: an unknown tenant, a month or tenant without an
-invoice (saying whether it has usage at all), and unpriced usage (an invoice would silently
-leave it out) unless the caller allows it. The rows travel to Polars through Arrow. An issued
+invoice (saying whether it has usage at all) stop the whole command; a tenant with unpriced
+usage (an invoice would silently leave it out, unless the caller allows it) or with rows the
+invoice schemas refuse is refused by name, and the others are invoiced. The rows travel to Polars through Arrow. An issued
 invoice's document of record is the JSON stored when it was issued, checked against its
 SHA-256 whenever it is read.
 """
@@ -114,17 +115,9 @@ def read_month(
         .then(pl.lit("issued"))
         .otherwise("status")
     )
-    unpriced = invoices.filter((pl.col("unpriced_tokens") > 0) & (pl.col("status") == "draft"))
-    if len(unpriced) and not allow_unpriced:
-        names = ", ".join(
-            f"{t} ({n:,} tokens)" for t, n in unpriced.select("tenant_id", "unpriced_tokens").rows()
-        )
-        raise MeterhouseError(
-            f"unpriced usage in {label} for {names}: an invoice would leave it out. See "
-            "main.fct_unpriced_usage; add a price (prices import, price_overrides) or an alias "
-            "(model_aliases), rebuild, or pass --allow-unpriced to invoice without it."
-        )
-    invoices, refused = split_valid(INVOICES_IN, invoices)
+    refused = {} if allow_unpriced else _unpriced(con, invoices, month)
+    invoices, invalid = split_valid(INVOICES_IN, invoices)
+    refused.update(invalid)
     lines, refused_lines = split_valid(LINES_IN, lines)
     refused.update(refused_lines)
     return MonthInvoices(
@@ -135,6 +128,33 @@ def read_month(
         ),
         refused=refused,
     )
+
+
+def _unpriced(
+    con: duckdb.DuckDBPyConnection, invoices: pl.DataFrame, month: date
+) -> dict[str, str]:
+    """Tenant -> why its draft cannot be invoiced: usage without a price, which the invoice
+    would leave out. The other tenants' invoices are made."""
+    drafts = invoices.filter((pl.col("unpriced_tokens") > 0) & (pl.col("status") == "draft"))
+    if drafts.is_empty():
+        return {}
+    models = dict(
+        con.execute(
+            "select tenant_id, string_agg(distinct model_name, ', ' order by model_name) "
+            "from main.fct_unpriced_usage where date_trunc('month', usage_date) = $month "
+            "and list_contains($tenants::varchar[], tenant_id) group by tenant_id",
+            {"month": month, "tenants": drafts["tenant_id"].to_list()},
+        ).fetchall()
+    )
+    return {
+        tenant: (
+            f"{tokens:,} tokens of unpriced usage ({models.get(tenant, 'see fct_unpriced_usage')})"
+            " that an invoice would leave out. Add a price (meterhouse prices import, or "
+            "seeds/reference/price_overrides.csv) or an alias (seeds/reference/model_aliases.csv)"
+            " and rebuild, or pass --allow-unpriced to invoice without it"
+        )
+        for tenant, tokens in drafts.select("tenant_id", "unpriced_tokens").rows()
+    }
 
 
 def issue_month(
