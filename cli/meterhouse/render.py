@@ -114,7 +114,11 @@ def issued(out: SafeConsole, done: Issued, month: date) -> None:
         names = ", ".join(done.already[:5]) + (", ..." if len(done.already) > 5 else "")
         out.print(f"{len(done.already):,} invoice(s) of {month:%Y-%m} were issued before and "
                   f"stay as they are ({names}).", highlight=False)  # fmt: skip
-    if done.issued:
+    if done.issued and done.refused:  # partly issued: say whose invoices are and are not
+        out.print(f"issued {len(done.issued):,} invoice(s) for {month:%Y-%m} "
+                  f"({_some(done.issued)}); not issued: {_some(sorted(done.refused))} "
+                  "(refused below); refreshing the billing marts", highlight=False)  # fmt: skip
+    elif done.issued:
         out.print(f"issued {len(done.issued):,} invoice(s) for {month:%Y-%m}; refreshing the "
                   "billing marts", highlight=False)  # fmt: skip
     elif done.marts_behind:
@@ -122,6 +126,12 @@ def issued(out: SafeConsole, done: Issued, month: date) -> None:
                   "was interrupted): refreshing them")  # fmt: skip
     elif not done.refused:
         out.print("nothing to issue.")
+
+
+def _some(names: list[str], shown: int = 10) -> str:
+    """The first `shown` names, then how many more."""
+    more = len(names) - shown
+    return ", ".join(names[:shown]) + (f" and {more:,} more" if more > 0 else "")
 
 
 def explained(out: SafeConsole, found: TracedLine, invoice_id: str, line: int, show: int,
