@@ -44,13 +44,15 @@ def sample(out: SafeConsole, summary: SampleSummary, out_dir: Path) -> None:
     )
 
 
-def ingest(out: SafeConsole, result: IngestResult) -> None:
+def ingest(out: SafeConsole, result: IngestResult, every_file: bool = False) -> None:
+    """A line per file loaded or skipped, named relative to the folder given, then the totals.
+    A file loaded before is listed only with `every_file`: a nightly folder grows every day."""
     for f in result.files:
-        if f.skipped:
-            out.print(f"skipped {f.path}: {f.skipped}", highlight=False)
-        else:
+        if f.skipped and (every_file or not f.loaded_before):
+            out.print(f"skipped {f.name}: {f.skipped}", highlight=False)
+        elif not f.skipped:
             out.print(
-                f"loaded  {f.path}: read {f.rows_read:,} = loaded {f.rows_loaded:,} + duplicate "
+                f"loaded  {f.name}: read {f.rows_read:,} = loaded {f.rows_loaded:,} + duplicate "
                 f"{f.rows_duplicate:,} + quarantined {f.rows_quarantined:,}", highlight=False
             )  # fmt: skip
     read, loaded = result.total("rows_read"), result.total("rows_loaded")

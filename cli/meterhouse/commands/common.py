@@ -14,7 +14,7 @@ import typer
 
 from meterhouse import render
 from meterhouse.errors import MeterhouseError
-from meterhouse.terminal import SafeConsole, error_text, printable_line
+from meterhouse.terminal import SafeConsole, error_text, is_verbose, printable_line
 from meterhouse.warehouse.db import describe_duckdb_error
 
 if TYPE_CHECKING:
@@ -83,7 +83,7 @@ class Terminal:
     """A job's listener: shows each step's result as the step finishes (meterhouse.render)."""
 
     def loaded(self, result: IngestResult) -> None:
-        render.ingest(out, result)
+        render.ingest(out, result, every_file=is_verbose())
 
     def summarized(self, summary: Summary, db: Path) -> None:
         render.summary(out, summary, db)

@@ -10,7 +10,7 @@ import typer
 
 from meterhouse import jobs, render
 from meterhouse.commands.common import out, user_errors
-from meterhouse.commands.options import DbOption
+from meterhouse.commands.options import DbOption, VerboseOption
 from meterhouse.warehouse.db import resolve_db
 
 
@@ -55,15 +55,17 @@ def ingest(
             help="The files are GPU-hour telemetry (docs/gpu-hour-contract.md), not events.",
         ),
     ] = False,
+    verbose: VerboseOption = False,
 ) -> None:
     """Load Parquet usage exports: validate, quarantine bad rows, deduplicate on request_id.
 
     With --gpu-hours, load GPU-hour telemetry the same way, deduplicated on (gpu_id, hour_at).
     Files load in path order in one transaction: all new files or none. A file already loaded
-    is skipped. Prints rows read = loaded + duplicates + quarantined.
+    is skipped (listed with --verbose). Prints rows read = loaded + duplicates + quarantined.
     """
     with user_errors():
-        render.ingest(out, jobs.load(resolve_db(db), paths, allow_changed, gpu_hours))
+        done = jobs.load(resolve_db(db), paths, allow_changed, gpu_hours)
+    render.ingest(out, done, every_file=verbose)
 
 
 def quarantine(

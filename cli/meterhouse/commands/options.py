@@ -11,6 +11,7 @@ import typer
 
 from meterhouse.core.months import parse_month
 from meterhouse.errors import MeterhouseError
+from meterhouse.terminal import set_verbose
 from meterhouse.warehouse.db import DB_ENV
 from meterhouse.warehouse.spark import TARGET_ENV, Target
 
@@ -58,6 +59,17 @@ TenantOption = Annotated[
 ]
 IssuerOption = Annotated[
     str, typer.Option(envvar="METERHOUSE_ISSUER", help="Issuer named on the invoice.")
+]
+VerboseOption = Annotated[
+    bool,
+    typer.Option(
+        "--verbose",
+        envvar="METERHOUSE_VERBOSE",
+        callback=set_verbose,  # one switch for the process (terminal.py)
+        help="Show everything, in a log too: every file (loaded or skipped), every progress step "
+        "and dbt's own output as it runs (always in <warehouse>.dbt/logs/). Env "
+        "METERHOUSE_VERBOSE.",
+    ),
 ]
 AllowUnpricedOption = Annotated[
     bool,

@@ -9,7 +9,13 @@ import typer
 
 from meterhouse import jobs, render
 from meterhouse.commands.common import Terminal, out, user_errors, warn
-from meterhouse.commands.options import ContractsOption, DbOption, TargetOption, target
+from meterhouse.commands.options import (
+    ContractsOption,
+    DbOption,
+    TargetOption,
+    VerboseOption,
+    target,
+)
 from meterhouse.warehouse.db import resolve_db
 
 if TYPE_CHECKING:
@@ -35,6 +41,7 @@ def build(
     contracts: ContractsOption = None,
     target_name: TargetOption = "duckdb",
     full_check: FullCheckOption = False,
+    verbose: VerboseOption = False,
 ) -> None:
     """Run `dbt build` (models and their tests) on the warehouse, or on Spark with
     --target spark, then check the marts against their contracts."""
@@ -59,6 +66,7 @@ def nightly(
     contracts: ContractsOption = None,
     target_name: TargetOption = "duckdb",
     full_check: FullCheckOption = False,
+    verbose: VerboseOption = False,
 ) -> None:
     """The nightly job: ingest what is new under --events (and --gpu-hours), build and test
     the models, forecast every tenant and model 30 days ahead (fct_usage_forecast), then

@@ -2,7 +2,8 @@
 
 dbt runs in a child process: dbt-duckdb keeps its DuckDB connection open for the life of the
 process, which would lock the warehouse against the next step of the same command, and dbt
-keeps global state between invocations.
+keeps global state between invocations. What dbt prints goes to a log file, summarised per
+phase (warehouse/dbt_output.py).
 
 Each warehouse has its own dbt folder beside it (`<warehouse stem>.dbt/`, docs/decisions/0012):
 a project folder of links to the checkout's project files plus that warehouse's contracts
@@ -18,7 +19,6 @@ import json
 import os
 import shutil
 import signal
-import subprocess
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,6 +28,7 @@ from meterhouse.errors import MeterhouseError
 from meterhouse.paths import project_dir
 from meterhouse.schemas.contracts import check_contract_folder
 from meterhouse.warehouse.db import DB_ENV, connect, describe_duckdb_text
+from meterhouse.warehouse.dbt_output import node_name, report, run_logged
 from meterhouse.warehouse.lock import dbt_dir, warehouse_lock
 from meterhouse.warehouse.spark import (
     SOURCE_SCHEMAS,
@@ -142,18 +143,20 @@ def run_dbt(
                 for schema in SOURCE_SCHEMAS:
                     export_raw_layer(con, spark_dir(db) / schema, schema)
         (own / "target" / "run_results.json").unlink(missing_ok=True)
-        sys.stdout.flush()
-        done = subprocess.run(args, env=env, cwd=folder, check=False, preexec_fn=_die_with_parent)
+        logged = run_logged(args, command, own / "logs", env=env, cwd=folder,
+                            preexec_fn=_die_with_parent)  # fmt: skip
+    report(command, own / "target", logged)
+    returncode = logged.returncode
     found = failures(own / "target")
-    fault = _fault(db, own) if done.returncode != 0 else None
+    fault = _fault(db, own) if returncode != 0 else None
     if fault is not None:  # the warehouse in use, damaged or its disk full: not a model's fault
         raise MeterhouseError(f"dbt {command} stopped: {fault}")
-    if done.returncode != 0 and check:
+    if returncode != 0 and check:
         raise MeterhouseError(
-            f"dbt {command} failed (exit {done.returncode}): {node_names(found.failed)}. The "
+            f"dbt {command} failed (exit {returncode}): {node_names(found.failed)}. The "
             "loaded events are kept; fix the cause and run 'meterhouse build' again."
         )
-    return DbtRun(done.returncode, found.failed, found.billing)
+    return DbtRun(returncode, found.failed, found.billing)
 
 
 @dataclass(frozen=True)
@@ -222,7 +225,7 @@ def node_names(nodes: list[str]) -> str:
     """'model fct_x, test not_null_fct_x_y' for unique ids, the first five."""
     if not nodes:
         return "the lines above say why"
-    names = [f"{n.split('.')[0]} {n.split('.')[-1]}" for n in nodes]
+    names = [node_name(n) for n in nodes]
     return ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
 
 

@@ -15,6 +15,7 @@ transaction, for the incremental models (docs/decisions/0004). See docs/decision
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -39,7 +40,9 @@ from meterhouse.warehouse.holds import record_changed_days
 @dataclass
 class FileOutcome:
     path: Path
+    name: str = ""  # as shown: relative to the folder given (file_names)
     skipped: str = ""  # why nothing was loaded from it, when that is the case
+    loaded_before: bool = False  # skipped as this very file was loaded before (not a copy)
     rows_read: int = 0
     rows_loaded: int = 0
     rows_duplicate: int = 0
@@ -80,6 +83,14 @@ def find_parquet_files(paths: Sequence[Path]) -> list[Path]:
         else:
             raise MeterhouseError(f"{given}: no such file or folder. Check the path.")
     return sorted(found, key=str)
+
+
+def file_names(files: Sequence[Path], paths: Sequence[Path]) -> dict[Path, str]:
+    """How each file is shown: relative to the folder given (`date=2026-09-01/part-0.parquet`),
+    or to the folder holding every path given when there are several."""
+    folders = [p.resolve() if p.is_dir() else p.resolve().parent for p in paths]
+    base = Path(os.path.commonpath(folders))
+    return {f: f.relative_to(base).as_posix() for f in files}
 
 
 def _sha256(path: Path) -> str:
@@ -126,7 +137,7 @@ def _plan(path: Path, dataset: Dataset) -> _Planned:
 
 def _triage(
     con: duckdb.DuckDBPyConnection,
-    files: list[Path],
+    files: dict[Path, str],
     dataset: Dataset,
     allow_changed: bool,
     report: Report,
@@ -135,7 +146,7 @@ def _triage(
 
     A file whose path, size and modification time match the manifest is skipped unread; any
     other file is checked and hashed: known content is skipped, a known path with new content
-    is refused (unless allowed).
+    is refused (unless allowed). Checking is reported as the first half of the work.
     """
     rows = con.execute(
         "select source_path, size_bytes, modified_ns, content_sha256, loaded_at "
@@ -147,24 +158,24 @@ def _triage(
     outcomes: list[FileOutcome] = []
     todo: list[tuple[_Planned, FileOutcome]] = []
     changed: list[str] = []
-    for index, path in enumerate(files):
+    for index, (path, name) in enumerate(files.items()):
         stat = path.stat()
         at = unchanged.get((str(path), stat.st_size, stat.st_mtime_ns))
         if at is not None:
-            outcomes.append(FileOutcome(path, skipped=f"already loaded on {at:%Y-%m-%d %H:%M} UTC"))
+            outcomes.append(FileOutcome(path, name, f"already loaded on {at:%Y-%m-%d %H:%M} UTC",
+                                        loaded_before=True))  # fmt: skip
             continue
-        report(f"checking {path.name}", index, len(files))
+        report(f"checking {name}", index, 2 * len(files))
         plan = _plan(path, dataset)
         if plan.sha256 in by_hash:
             other, at = by_hash[plan.sha256]
-            same = "" if other == str(path) else f" as {other}"
-            outcomes.append(
-                FileOutcome(path, skipped=f"already loaded{same} on {at:%Y-%m-%d %H:%M} UTC")
-            )
+            again = other == str(path)
+            why = f"already loaded{'' if again else f' as {other}'} on {at:%Y-%m-%d %H:%M} UTC"
+            outcomes.append(FileOutcome(path, name, why, loaded_before=again))
             continue
         if str(path) in by_path and not allow_changed:
             changed.append(str(path))
-        outcomes.append(FileOutcome(path))
+        outcomes.append(FileOutcome(path, name))
         todo.append((plan, outcomes[-1]))
     if changed:
         raise MeterhouseError(
@@ -185,7 +196,8 @@ def ingest(
     report: Report = lambda step, done, total: None,
 ) -> IngestResult:
     """Load the files into `dataset`; returns what happened to every file and row."""
-    outcomes, todo = _triage(con, find_parquet_files(paths), dataset, allow_changed, report)
+    files = find_parquet_files(paths)
+    outcomes, todo = _triage(con, file_names(files, paths), dataset, allow_changed, report)
     result = IngestResult(outcomes)
     if not todo:
         return result
@@ -197,12 +209,14 @@ def ingest(
             "from raw.load_manifest"
         ).fetchall()
         valid = []
+        steps = len(files) + len(todo)  # every file checked, then the new ones read
         for index, (plan, outcome) in enumerate(todo):
-            report(f"reading {plan.path.name}", index, len(todo))
+            report(f"reading {outcome.name} ({index + 1} of {len(todo)})", len(files) + index,
+                   steps)  # fmt: skip
             valid.append(
                 _quarantine_bad_rows(con, dataset, plan, outcome, first_file_id + index, now)
             )
-        report("deduplicating against everything loaded", len(todo), len(todo))
+        report("deduplicating against everything loaded", steps, steps)
         counts = _load_new_rows(con, dataset, pl.concat(valid, rechunk=False), now)
         del valid
         for index, (plan, outcome) in enumerate(todo):
