@@ -149,13 +149,18 @@ def _failures(contract: MartContract, rows: pl.DataFrame, billing: bool) -> list
         cases = exc.failure_cases
     else:
         return []
-    named = rows.select(
+    grain = [c for c in contract.grain if c in rows.columns]
+    # a row named by its grain (`tenant_id=a, billing_month=2026-09-01`); a failure names
+    # its first failing rows in grain order
+    named = rows.with_row_index("index").select(
+        "index",
         pl.concat_str(
-            [pl.format(f"{c}={{}}", pl.col(c).cast(pl.String).fill_null("null"))
-             for c in contract.grain if c in rows.columns] or [pl.lit("row")],
+            [pl.format(f"{c}={{}}", pl.col(c).cast(pl.String).fill_null("null")) for c in grain]
+            or [pl.format("row {}", pl.col("index") + 1)],
             separator=", ",
-        ).alias("row")
-    ).with_row_index("index")  # fmt: skip
+        ).alias("row"),
+        *grain,
+    )
     failures = []
     for (column, check), group in cases.group_by(["column", "check"], maintain_order=True):
         found = ", ".join(str(v) for v in group["failure_case"].unique(maintain_order=True)[:3])
@@ -163,13 +168,16 @@ def _failures(contract: MartContract, rows: pl.DataFrame, billing: bool) -> list
         name, rows_failing, examples = str(column), None, []
         if check == "column_in_dataframe":  # Pandera names the schema, the case the column
             name, problem = found, "is missing (its contract has it)"
-        elif on_rows.is_empty():  # the column's type: every row
+        elif str(check).startswith("dtype("):  # the column's type: every row
             problem = f"is {found}, its contract says {contract.columns[name].data_type}"
+        elif on_rows.is_empty():  # a check that could not run on the rows
+            problem = f"fails {check} ({found})"
         else:
             index = on_rows.select(pl.col("index").cast(pl.UInt32)).unique(maintain_order=True)
             problem = f"fails {_said(str(check))} (found {found})"
             rows_failing = index.height
-            examples = index.head(EXAMPLES).join(named, on="index", how="left")["row"].to_list()
+            first = named.join(index, on="index", how="semi").sort([*grain, "index"]).head(EXAMPLES)
+            examples = first["row"].to_list()
         failures.append(MartFailure(contract.name, name, problem, rows_failing, examples, billing))
     return failures
 
