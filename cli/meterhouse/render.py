@@ -246,6 +246,11 @@ def prices_imported(out: SafeConsole, done: PriceImport, effective_from: object)
         f"{done.models:,} models: {done.opened:,} prices new, {done.changed:,} changed "
         f"(old ones closed at {effective_from:%Y-%m-%d %H:%M}), {done.unchanged:,} unchanged."
     )
+    if done.repriced_months:
+        months = ", ".join(f"{m:%Y-%m}" for m in done.repriced_months)
+        out.print(f"loaded usage of {months} is re-priced from {effective_from:%Y-%m-%d %H:%M}: "
+                  "the next 'meterhouse build' (or the nightly job) re-rates those days and "
+                  "their draft invoices change.", highlight=False)  # fmt: skip
 
 
 def quarantined(out: SafeConsole, change: HoldChange, release: bool) -> None:
