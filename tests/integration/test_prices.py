@@ -136,8 +136,8 @@ def test_usage_is_rated_at_the_price_in_force_and_later_imports_change_nothing(
     october = write_catalog(tmp_path / "oct.json", dearer)
     retro = run("prices", "import", "--litellm", october, "--effective-from", "2026-09-15",
                 "--db", db)  # fmt: skip
-    assert retro.exit_code == 2
-    assert "would re-price it" in retro.output
+    assert retro.exit_code == 2  # a price already starts after it: type-2 history stays
+    assert "history is never rewritten" in retro.output
     again = run("prices", "import", "--litellm", sept, "--effective-from", "2026-09-15T12:00:00",
                 "--db", db)  # fmt: skip
     assert again.exit_code == 0, again.output  # the same catalog again changes nothing: a no-op
@@ -164,3 +164,62 @@ def test_real_catalog_imports(db: Path) -> None:
     assert floats == 0
     frame = pl.DataFrame(price_rows(db), orient="row")
     assert frame.height > 5000
+
+
+def _month_cost(db: Path, month: str) -> Decimal:
+    [(cost,)] = query(db, "select sum(api_cost_usd) from main.fct_usage_daily "
+                          f"where date_trunc('month', usage_date) = date '{month}-01'")  # fmt: skip
+    return Decimal(cost)
+
+
+@pytest.mark.slow
+def test_prices_imported_back_over_past_exports_reprice_the_drafts_only(
+    tmp_path: Path, db: Path, write: Any
+) -> None:
+    """Three months of past exports, July issued; a catalog effective from August re-rates
+    August and September at the next plain build; one reaching into July is refused."""
+    days = {"2026-07": datetime(2026, 7, 26, 12, tzinfo=UTC),
+            "2026-08": datetime(2026, 8, 10, 12, tzinfo=UTC),
+            "2026-09": datetime(2026, 9, 10, 12, tzinfo=UTC)}  # fmt: skip
+    for month, at in days.items():
+        events = event_rows(3, prefix=f"{month}-", event_at=[at] * 3)
+        assert run("ingest", write(f"{month}.parquet", events), "--db", db).exit_code == 0
+    assert run("build", "--db", db).exit_code == 0  # priced by the shipped snapshot
+    issued = run("invoice", "issue", "--month", "2026-07", "--db", db)
+    assert issued.exit_code == 0, issued.output
+    before = {m: _month_cost(db, m) for m in days}
+    [(july_total,)] = query(db, "select total_amount from app.issued_invoices")
+
+    dearer = json.loads(json.dumps(CATALOG))
+    dearer["gpt-4.1"]["input_cost_per_token"] = 3e-06
+    catalog = write_catalog(tmp_path / "catalog.json", dearer)
+    done = run("prices", "import", "--litellm", catalog, "--effective-from", "2026-08-01",
+               "--db", db)  # fmt: skip
+    assert done.exit_code == 0, done.output
+    assert "loaded usage of 2026-08, 2026-09 is re-priced" in " ".join(done.output.split())
+    assert run("build", "--db", db).exit_code == 0  # no --full-refresh
+
+    # independent: each event's uncached input at 3, cache reads at 0.5, output (reasoning
+    # included, no price of its own) at 8 USD per 1M tokens
+    for month in ("2026-08", "2026-09"):
+        tokens = event_rows(3)
+        expected = sum(
+            (Decimal(i - c) * 3 + Decimal(c) * Decimal("0.5") + Decimal(o) * 8) / 1_000_000
+            for i, c, o in zip(tokens["input_tokens"], tokens["cache_read_tokens"],
+                               tokens["output_tokens"], strict=True)  # fmt: skip
+        )
+        assert _month_cost(db, month) == expected != before[month]
+    assert _month_cost(db, "2026-07") == before["2026-07"]
+    assert query(db, "select total_amount from main.fct_invoices "
+                     "where invoice_month = date '2026-07-01'") == [(july_total,)]  # fmt: skip
+
+    dearest = json.loads(json.dumps(CATALOG))
+    dearest["gpt-4.1"]["input_cost_per_token"] = 4e-06
+    agreed = write_catalog(tmp_path / "agreed.json", dearest)
+    into_july = run("prices", "import", "--litellm", agreed, "--effective-from", "2026-07-15",
+                    "--db", db)  # fmt: skip
+    output = " ".join(into_july.output.split())
+    assert into_july.exit_code == 2, output
+    assert "issued invoices: 2026-07" in output
+    assert "--effective-from 2026-08-01 or later" in output
+

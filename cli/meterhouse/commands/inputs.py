@@ -37,8 +37,11 @@ def prices_import(
 ) -> None:
     """Import list prices from a LiteLLM catalog; changed prices close the old ones.
 
-    Usage is always rated with the price in force at the event's time, so an import never
-    changes what older usage cost.
+    Usage is rated with the price in force at the event's time. --effective-from may reach
+    back over loaded usage (e.g. the start of past exports just loaded) while none of its
+    months is issued: the command names the months re-priced, and the next build re-rates
+    them. It is refused once a month from that date on is issued (an issued invoice never
+    changes), and before a price already in force for the same model, tier and class.
     """
     with user_errors():
         done = jobs.import_prices(resolve_db(db), litellm, effective_from)

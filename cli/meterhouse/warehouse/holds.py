@@ -30,7 +30,7 @@ import polars as pl
 from meterhouse.errors import MeterhouseError
 from meterhouse.warehouse.db import transaction
 
-ChangeKind = Literal["load", "quarantine", "release"]
+ChangeKind = Literal["load", "quarantine", "release", "reprice"]
 EVENTS_DATASET = "usage_events"
 _SHOWN = 10  # ids named in a refusal before "and N more"
 

@@ -4,20 +4,25 @@ Prices are keyed by model, service tier, context tier and token class. An import
 a new key opens at T; a changed price closes the row in force at T and opens a new one; an
 unchanged price adds nothing; a key the new catalog no longer lists stays in force (a vendor
 dropping a model from a catalog does not end what it charged). Nothing is deleted, and an
-import may not start before a price already in force, nor before usage already loaded:
-history is not rewritten, so rated usage and issued invoices keep their prices.
+import may not start before a price already in force for its key (type-2 history stays
+intact). It may start before usage already loaded (a new user loads past exports, then
+prices them) while no invoice of an affected month is issued: every usage day from
+`effective_from` on is recorded in raw.changed_days (kind 'reprice'), so the next build
+re-rates those days. Once a month from `effective_from` on is issued, it is refused: an
+issued invoice never changes.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 
 import duckdb
 import polars as pl
 
 from meterhouse.errors import MeterhouseError
-from meterhouse.warehouse.db import transaction
+from meterhouse.warehouse.db import frame, transaction
+from meterhouse.warehouse.holds import EVENTS_DATASET, record_changed_days
 
 KEY_COLUMNS = ("model_id", "service_tier", "min_context_tokens", "token_class")
 KEY = ", ".join(KEY_COLUMNS)
@@ -29,15 +34,25 @@ class PriceImport:
     opened: int  # keys priced for the first time
     changed: int  # keys whose price changed: old row closed, new row opened
     unchanged: int
+    repriced_months: list[date] = field(default_factory=list)  # loaded usage to be re-rated
 
 
 def _refuse_rewriting_history(con: duckdb.DuckDBPyConnection, effective_from: datetime) -> None:
-    [(last_event,)] = con.execute("select max(event_at) from raw.usage_events").fetchall()
-    if last_event is not None and effective_from <= last_event:
+    first_month = effective_from.date().replace(day=1)
+    issued = con.execute(
+        "select invoice_month, count(*), min(tenant_id) from app.issued_invoices "
+        "where invoice_month >= ? group by invoice_month order by invoice_month",
+        [first_month],
+    ).fetchall()
+    if issued:
+        months = ", ".join(f"{m:%Y-%m} ({n:,} invoice(s), e.g. {t})" for m, n, t in issued)
+        last = issued[-1][0]
+        after = last.replace(year=last.year + last.month // 12, month=last.month % 12 + 1)
         raise MeterhouseError(
-            f"usage up to {last_event:%Y-%m-%d %H:%M:%S} UTC is already loaded and priced; "
-            f"prices starting {effective_from:%Y-%m-%d %H:%M:%S} would re-price it. Give an "
-            "--effective-from after that (history is never rewritten)."
+            f"prices starting {effective_from:%Y-%m-%d %H:%M:%S} UTC would re-price usage of "
+            f"issued invoices: {months}. An issued invoice never changes. Give --effective-from "
+            f"{after:%Y-%m-%d} or later; a price agreed for an issued month is a credit or an "
+            "adjustment on the next invoice (docs/pricing.md)."
         )
     [(later,)] = con.execute(
         f"select count(*) from raw.price_book p join _prices n using ({KEY}) "
@@ -50,6 +65,22 @@ def _refuse_rewriting_history(con: duckdb.DuckDBPyConnection, effective_from: da
             "; an import must start after the prices it replaces. Give a later "
             "--effective-from (history is never rewritten)."
         )
+
+
+def _reprice_days(con: duckdb.DuckDBPyConnection, effective_from: datetime) -> list[date]:
+    """Record every loaded usage day from `effective_from` on as changed (kind 'reprice'), so
+    the next build re-rates it; the months they fall in, for the user."""
+    days = frame(
+        con,
+        "select usage_date, min(file_id) as first_file_id, max(file_id) as last_file_id, "
+        "count(*) as row_count from raw.usage_events where usage_date >= $day "
+        "group by usage_date order by usage_date",
+        {"day": effective_from.date()},
+    )
+    record_changed_days(con, days, dataset=EVENTS_DATASET, kind="reprice",
+                        at=datetime.now(UTC).replace(tzinfo=None),
+                        detail=f"prices from {effective_from:%Y-%m-%d %H:%M:%S}")  # fmt: skip
+    return sorted({d.replace(day=1) for d in days["usage_date"].to_list()})
 
 
 def import_prices(
@@ -71,8 +102,10 @@ def import_prices(
                    count(*) filter (current_usd_per_1m_tokens = usd_per_1m_tokens)
             from _compared
         """).fetchall()
+        repriced: list[date] = []
         if opened or changed:  # an import that changes nothing is a no-op, whatever its date
             _refuse_rewriting_history(con, effective_from)
+            repriced = _reprice_days(con, effective_from)
         con.execute(
             f"""
             update raw.price_book p set effective_to = ?
@@ -95,4 +128,4 @@ def import_prices(
             [effective_from, source, now],
         )
         con.execute("drop table _compared")
-    return PriceImport(prices["model_id"].n_unique(), opened, changed, unchanged)
+    return PriceImport(prices["model_id"].n_unique(), opened, changed, unchanged, repriced)

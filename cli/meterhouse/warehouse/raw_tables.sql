@@ -185,7 +185,7 @@ create table if not exists raw.changed_days (
     change_id      bigint not null,
     dataset        varchar not null,   -- usage_events or gpu_hours
     usage_date     date not null,
-    change_kind    varchar not null,   -- load, quarantine, release
+    change_kind    varchar not null,   -- load, quarantine, release, reprice
     first_file_id  bigint,             -- the files whose rows of that day the change concerns
     last_file_id   bigint,
     row_count      bigint not null,    -- rows of that day added, held or released
