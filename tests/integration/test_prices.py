@@ -202,11 +202,10 @@ def test_prices_imported_back_over_past_exports_reprice_the_drafts_only(
     # independent: each event's uncached input at 3, cache reads at 0.5, output (reasoning
     # included, no price of its own) at 8 USD per 1M tokens
     for month in ("2026-08", "2026-09"):
-        tokens = event_rows(3)
+        tokens = event_rows(3).select("input_tokens", "cache_read_tokens", "output_tokens")
         expected = sum(
             (Decimal(i - c) * 3 + Decimal(c) * Decimal("0.5") + Decimal(o) * 8) / 1_000_000
-            for i, c, o in zip(tokens["input_tokens"], tokens["cache_read_tokens"],
-                               tokens["output_tokens"], strict=True)  # fmt: skip
+            for i, c, o in tokens.rows()
         )
         assert _month_cost(db, month) == expected != before[month]
     assert _month_cost(db, "2026-07") == before["2026-07"]
@@ -222,4 +221,3 @@ def test_prices_imported_back_over_past_exports_reprice_the_drafts_only(
     assert into_july.exit_code == 2, output
     assert "issued invoices: 2026-07" in output
     assert "--effective-from 2026-08-01 or later" in output
-
