@@ -51,8 +51,7 @@ class ColumnContract:
 class MartContract:
     name: str
     columns: dict[str, ColumnContract]
-    grain: tuple[str, ...]  # the columns a row is named by (its unique_combination test)
-    parents: tuple[str, ...]  # the unique ids of the nodes it is built from
+    grain: tuple[str, ...]  # the columns a row is named by (its grain test, if it has one)
 
 
 def mart_contracts(manifest: Mapping[str, Any]) -> dict[str, MartContract]:
@@ -80,7 +79,7 @@ def mart_contracts(manifest: Mapping[str, Any]) -> dict[str, MartContract]:
                 for t in tests.get(unique_id, [])
                 if t["test_metadata"]["name"] == "unique_combination"
             ),
-            (),
+            tuple(c for t in tests.get(unique_id, []) if (c := _tested(t, "unique")))[:1],
         )
         columns = {
             name: ColumnContract(
@@ -91,9 +90,9 @@ def mart_contracts(manifest: Mapping[str, Any]) -> dict[str, MartContract]:
             )
             for name, column in node["columns"].items()
         }
-        marts[node["alias"]] = MartContract(
-            node["alias"], columns, grain, tuple(node["depends_on"]["nodes"])
-        )
+        # without a grain test, the columns that are never null name a row best
+        grain = grain or tuple(name for name, column in columns.items() if column.not_null)
+        marts[node["alias"]] = MartContract(node["alias"], columns, grain)
     return marts
 
 
