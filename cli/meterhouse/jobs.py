@@ -264,14 +264,14 @@ def backtest(db: Path, tenants: list[str], horizons: tuple[int, ...], origins: i
 
 
 def export_focus(db: Path, month: date, tenants: list[str], issuer: str, out_file: Path
-                 ) -> pl.DataFrame:  # fmt: skip
-    """The month's invoice lines as FOCUS rows, written to `out_file`."""
-    from meterhouse.warehouse.focus import read_focus, write_focus
+                 ) -> tuple[pl.DataFrame, str]:  # fmt: skip
+    """The month's invoice lines as FOCUS rows, written to `out_file`; and the FOCUS version."""
+    from meterhouse.warehouse.focus import FOCUS_VERSION, read_focus, write_focus
 
     with connect(db, read_only=True) as con:
         rows = read_focus(con, month, tenants, issuer)
     write_focus(rows, out_file)
-    return rows
+    return rows, FOCUS_VERSION
 
 
 def reconcile(db: Path, bill: Path, month: date, ratio: Decimal, provider: str | None,

@@ -123,12 +123,12 @@ def export_focus(
     issuer: IssuerOption = "meterhouse",
     db: DbOption = None,
 ) -> None:
-    """Write a month's invoice lines as FOCUS 1.2 billing rows (docs/focus-export.md): one row
-    per line, BilledCost summing to each invoice's total, corrections as ChargeClass
-    Correction."""
+    """Write a month's invoice lines as FOCUS billing rows (the version is printed, and named
+    in docs/focus-export.md): one row per line, BilledCost summing to each invoice's total,
+    corrections as ChargeClass Correction."""
     with user_errors():
         when = month(month_text)
-        rows = jobs.export_focus(resolve_db(db), when, tenant or [], issuer, out_file)
+        rows, version = jobs.export_focus(resolve_db(db), when, tenant or [], issuer, out_file)
     invoices = rows["InvoiceId"].n_unique()
-    out.print(f"wrote {len(rows):,} FOCUS rows of {invoices:,} invoice(s) for {when:%Y-%m} to "
-              f"{out_file}", highlight=False)  # fmt: skip
+    out.print(f"wrote {len(rows):,} FOCUS {version} rows of {invoices:,} invoice(s) for "
+              f"{when:%Y-%m} to {out_file}", highlight=False)  # fmt: skip

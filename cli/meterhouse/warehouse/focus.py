@@ -1,5 +1,5 @@
-"""`meterhouse export focus`: one month of fct_focus_billing as a FOCUS 1.2 file (CSV, or
-Parquet when the name ends in .parquet), written whole or not at all.
+"""`meterhouse export focus`: one month of fct_focus_billing as a FOCUS file (CSV, or Parquet
+when the name ends in .parquet), written whole or not at all.
 
 The rows and their money come from the mart; this module only picks the month and tenants,
 fills the issuer of draft invoices, checks the result and writes it.
@@ -14,12 +14,17 @@ from pathlib import Path
 import duckdb
 import pandera.polars as pa
 import polars as pl
+import polars.selectors as cs
 
 from meterhouse.core.text import csv_safe
 from meterhouse.errors import MeterhouseError
 from meterhouse.files import write_whole
 from meterhouse.warehouse.db import frame, require_built
 
+# The FOCUS version the export follows, stated here only: fct_focus_billing and
+# docs/focus-export.md follow it, the command prints it, and
+# tests/integration/test_focus_conformance.py checks the export against its column pages.
+FOCUS_VERSION = "1.2"
 TIMESTAMP_TEXT = "%Y-%m-%dT%H:%M:%SZ"  # as in the FOCUS examples: UTC with a Z
 
 FOCUS_OUT = pa.DataFrameSchema(
@@ -32,9 +37,13 @@ FOCUS_OUT = pa.DataFrameSchema(
             pl.String, pa.Check.isin(["Usage", "Adjustment", "Credit", "Purchase"])
         ),
         "ChargeClass": pa.Column(pl.String, pa.Check.isin(["Correction"]), nullable=True),
-        "PricingUnit": pa.Column(pl.String, pa.Check.isin(["1000000 Tokens"]), nullable=True),
+        "PricingUnit": pa.Column(  # tokens; the billing currency on a purchase
+            pl.String, pa.Check.str_matches(r"^(1000000 Tokens|[A-Z]{3})$"), nullable=True
+        ),
         "ConsumedUnit": pa.Column(pl.String, pa.Check.isin(["Tokens"]), nullable=True),
         "InvoiceIssuerName": pa.Column(pl.String),
+        "ProviderName": pa.Column(pl.String),
+        "PublisherName": pa.Column(pl.String),
     },
     name="FOCUS export",
 )
@@ -59,7 +68,13 @@ def read_focus(
             f"no invoice lines in {month:%Y-%m}{who}: 'meterhouse status' lists the months "
             "with invoices."
         )
-    filled = rows.with_columns(pl.col("InvoiceIssuerName", "ServiceProviderName").fill_null(issuer))
+    # the issuer sells the service: on a draft, the issuer to be is every issuer column's
+    filled = rows.with_columns(
+        pl.col("InvoiceIssuerName", "ProviderName", "PublisherName").fill_null(issuer),
+    ).with_columns(  # FOCUS date/times are UTC: the mart's are, and now say so
+        cs.datetime(time_zone=None).dt.replace_time_zone("UTC"),
+        cs.datetime(time_zone="*").dt.convert_time_zone("UTC"),
+    )
     return FOCUS_OUT.validate(filled)
 
 

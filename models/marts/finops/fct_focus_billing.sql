@@ -5,7 +5,11 @@
 -- the plan's price per 1M tokens in the billing currency, and ListCost its exact product with
 -- PricingQuantity (unrounded); contract discounts, allowances, credits and the commitment
 -- shortfall are rows of their own. A correction keeps the category of the line it corrects,
--- with ChargeClass 'Correction'.
+-- with ChargeClass 'Correction'. Every column FOCUS 1.2 makes Mandatory, and each Conditional
+-- one whose condition holds here, is present (docs/decisions/0018): the invoice issuer is the
+-- ProviderName (it sells the service, as a managed service provider does) and the provider
+-- that served a usage line's model (the events' `provider`) its PublisherName. A purchase (the
+-- commitment shortfall) is priced as the FOCUS examples price one: 1 per unit of currency.
 {#- FOCUS names of each token class and line type, from the vocabulary (dbt_project.yml):
     (TokenDirection, TokenCacheAction, SkuMeter, description) and (ChargeCategory,
     ChargeFrequency, description). -#}
@@ -18,6 +22,10 @@
 {%- for t in vocabulary('line_types') if t.focus_category %}
 {%- do categories.update({t.name: (t.focus_category, t.focus_frequency, t.label)}) %}
 {%- endfor %}
+{%- set purchases = [] %}
+{%- for type, (category, _, _) in categories.items() if category == 'Purchase' %}
+{%- do purchases.append("'" ~ type ~ "'") %}
+{%- endfor %}
 with lines as (
     select * from {{ ref('fct_invoice_lines') }}
 ),
@@ -26,11 +34,39 @@ issued as (
     select invoice_id, issuer from {{ ref('stg_app__issued_invoices') }}
 ),
 
+-- the provider that served most of a tenant's requests of a model (ties: by name)
+served as (
+    select
+        tenant_id,
+        model_id,
+        coalesce(provider, 'unknown') as provider,
+        sum(request_count) as request_count
+    from {{ ref('int_usage_priced_daily') }}
+    where model_id is not null
+    group by tenant_id, model_id, coalesce(provider, 'unknown')
+),
+
+publishers as (
+    select tenant_id, model_id, provider
+    from (
+        select
+            *,
+            row_number() over (
+                partition by tenant_id, model_id order by request_count desc, provider
+            ) as provider_rank
+        from served
+    ) as ranked
+    where provider_rank = 1
+),
+
 described as (
     select
         lines.*,
         coalesce(lines.corrected_line_type, lines.line_type) as charge_line_type,
+        coalesce(lines.corrected_line_type, lines.line_type) in ({{ purchases | join(', ') }})
+            as is_purchase,
         issued.issuer,
+        publishers.provider as publisher,
         case lines.token_class
             {%- for class, (direction, _, _, _) in directions.items() %}
             when '{{ class }}' then '{{ direction }}'
@@ -51,16 +87,24 @@ described as (
             when '{{ class }}' then '{{ text }}'
             {%- endfor %}
         end as token_text,
+        case coalesce(lines.corrected_line_type, lines.line_type)
+            {%- for type, (_, _, text) in categories.items() %}
+            when '{{ type }}' then '{{ text }}'
+            {%- endfor %}
+        end as charge_text,
         {{ amount_for_tokens('lines.quantity_tokens', 'lines.unit_price_per_1m_tokens') }}
             as list_cost
     from lines
     left join issued on issued.invoice_id = lines.invoice_id
+    left join publishers
+        on publishers.tenant_id = lines.tenant_id and publishers.model_id = lines.model_id
 ),
 
 final as (
     select
         cast(amount as decimal(38, 2)) as BilledCost,
         tenant_id as BillingAccountId,
+        tenant_id as BillingAccountName,
         currency as BillingCurrency,
         cast({{ dbt.dateadd('month', 1, 'invoice_month') }} as timestamp) as BillingPeriodEnd,
         cast(invoice_month as timestamp) as BillingPeriodStart,
@@ -73,17 +117,9 @@ final as (
         case
             when line_type = 'correction'
                 then 'Correction of ' || corrects_invoice_id || ': '
-                    || coalesce(token_text || ' for ' || model_id, case charge_line_type
-                        {%- for type, (_, _, text) in categories.items() %}
-                        when '{{ type }}' then '{{ text }}'
-                        {%- endfor %}
-                    end)
+                    || coalesce(token_text || ' for ' || model_id, charge_text)
             when line_type = 'usage' then token_text || ' for ' || model_id
-            else case charge_line_type
-                {%- for type, (_, _, text) in categories.items() %}
-                when '{{ type }}' then '{{ text }}'
-                {%- endfor %}
-            end || coalesce(' ' || credit_grant_id, '')
+            else charge_text || coalesce(' ' || credit_grant_id, '')
                 || coalesce(' from ' || cast(tier_from_tokens as string) || ' tokens', '')
         end as ChargeDescription,
         case charge_line_type
@@ -93,32 +129,60 @@ final as (
         end as ChargeFrequency,
         cast({{ dbt.dateadd('month', 1, 'invoice_month') }} as timestamp) as ChargePeriodEnd,
         cast(invoice_month as timestamp) as ChargePeriodStart,
-        cast(quantity_tokens as bigint) as ConsumedQuantity,
+        cast(quantity_tokens as decimal(38, 0)) as ConsumedQuantity,
         case when quantity_tokens is not null then 'Tokens' end as ConsumedUnit,
         coalesce(cast(list_cost as decimal(38, 18)), cast(amount as decimal(38, 18)))
             as ContractedCost,
-        cast(unit_price_per_1m_tokens as decimal(38, 12)) as ContractedUnitPrice,
+        case
+            when is_purchase then cast(1 as decimal(38, 12))
+            else cast(unit_price_per_1m_tokens as decimal(38, 12))
+        end as ContractedUnitPrice,
         cast(amount as decimal(38, 2)) as EffectiveCost,
         issuer as InvoiceIssuerName,
         invoice_id as InvoiceId,
         coalesce(cast(list_cost as decimal(38, 18)), cast(amount as decimal(38, 18))) as ListCost,
-        cast(unit_price_per_1m_tokens as decimal(38, 12)) as ListUnitPrice,
-        case when quantity_tokens is not null then 'Standard' end as PricingCategory,
-        cast(quantity_tokens * cast(0.000001 as decimal(7, 6)) as decimal(38, 6))
-            as PricingQuantity,
-        case when quantity_tokens is not null then '1000000 Tokens' end as PricingUnit,
+        case
+            when is_purchase then cast(1 as decimal(38, 12))
+            else cast(unit_price_per_1m_tokens as decimal(38, 12))
+        end as ListUnitPrice,
+        case when quantity_tokens is not null or is_purchase then 'Standard' end
+            as PricingCategory,
+        -- the price book and the rate cards price in USD; invoices bill the contract's currency
+        'USD' as PricingCurrency,
+        case
+            when is_purchase then cast(amount as decimal(38, 6))
+            else cast(quantity_tokens * cast(0.000001 as decimal(7, 6)) as decimal(38, 6))
+        end as PricingQuantity,
+        case
+            when is_purchase then currency
+            when quantity_tokens is not null then '1000000 Tokens'
+        end as PricingUnit,
+        issuer as ProviderName,
+        case when model_id is not null then coalesce(publisher, 'unknown') else issuer end
+            as PublisherName,
         'AI and Machine Learning' as ServiceCategory,
         '{{ var("focus_service_name", "LLM API") }}' as ServiceName,
-        issuer as ServiceProviderName,
         'Generative AI' as ServiceSubcategory,
-        case when model_id is not null then model_id || '-' || token_class end as SkuId,
-        sku_meter as SkuMeter,
+        case
+            when model_id is not null then model_id || '-' || token_class
+            when is_purchase then charge_line_type
+        end as SkuId,
+        case
+            when model_id is not null then sku_meter
+            when is_purchase then charge_text
+        end as SkuMeter,
         case when model_id is not null then
             '{"ModelId":' || {{ json_string('model_id') }}
             || coalesce(',"TokenCacheAction":"' || token_cache_action || '"', '')
             || ',"TokenDirection":"' || token_direction || '"}'
         end as SkuPriceDetails,
+        -- the rate cards price a model's token class (or a purchase): one SKU price per SKU
+        case
+            when model_id is not null then model_id || '-' || token_class
+            when is_purchase then charge_line_type
+        end as SkuPriceId,
         tenant_id as SubAccountId,
+        tenant_id as SubAccountName,
         line_number as x_LineNumber
     from described
 )
