@@ -9,6 +9,7 @@ a log file under the warehouse's dbt folder with one summary line per phase on s
 from __future__ import annotations
 
 import os
+import pty
 import re
 import subprocess
 import sys
@@ -118,6 +119,29 @@ def test_verbose_streams_dbt_and_lists_every_file(
     assert all(
         re.match(r"skipped date=2026-\d\d-\d\d/part-0\.parquet: already", s) for s in skipped
     ), skipped
+
+
+def test_on_a_terminal_dbt_still_streams_in_colour(night: Night) -> None:
+    _, db, _ = night
+    screen, side = pty.openpty()  # a terminal, as a person at a shell has
+    args = [MEANS, "build", "--db", db, "--select", "stg_meterhouse__usage_events"]
+    child = subprocess.Popen(args, stdout=side, stderr=side, env=ENV)
+    os.close(side)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(screen, 1 << 16)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(screen)
+    assert child.wait(timeout=600) == 0
+    text = shown.decode("utf-8", "replace")
+    assert ESCAPE in text  # dbt's colours
+    assert "Finished running" in text
+    assert re.search(r"^dbt build, models: 1 pass\b", text, re.MULTILINE), text[-3000:]
 
 
 def _usd(amount: Decimal) -> str:
