@@ -1,7 +1,7 @@
 """What dbt says, and where: its own output to a file in the warehouse's dbt folder, a line
 per phase on stdout.
 
-dbt prints a line per node (~250 for a nightly build) and colours them on any stream, so a log
+dbt prints two lines per node (~480 for a nightly build) and colours them on any stream, so a log
 of the nightly was mostly dbt, with raw escape codes. Here every run's output goes, without
 escape codes, to `<stem>.dbt/logs/output-<UTC time>-<command>.log` (the newest LOGS_KEPT
 kept); stdout gets one line per phase (seeds, models, data tests...: how many passed, warned,
