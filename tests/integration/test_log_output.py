@@ -124,7 +124,14 @@ def test_verbose_streams_dbt_and_lists_every_file(
 def test_on_a_terminal_dbt_still_streams_in_colour(night: Night) -> None:
     _, db, _ = night
     screen, side = pty.openpty()  # a terminal, as a person at a shell has
-    args = [MEANS, "build", "--db", db, "--select", "stg_meterhouse__usage_events"]
+    args: list[str | Path] = [
+        MEANS,
+        "build",
+        "--db",
+        db,
+        "--select",
+        "stg_meterhouse__usage_events",
+    ]
     child = subprocess.Popen(args, stdout=side, stderr=side, env=ENV)
     os.close(side)
     shown = b""

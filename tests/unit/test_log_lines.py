@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from meterhouse.progress import LogLines
@@ -33,7 +35,7 @@ def test_dbt_colours_and_links_are_taken_out() -> None:
 
 
 def test_a_phase_line_counts_each_status_and_names_a_test_without_its_hash() -> None:
-    results = [
+    results: list[dict[str, Any]] = [
         {"unique_id": "model.meterhouse.fct_a", "status": "success", "execution_time": 1.25},
         {"unique_id": "model.meterhouse.fct_b", "status": "error", "execution_time": 0.5},
         {"unique_id": "test.meterhouse.not_null_fct_a_id.6614eb114f", "status": "warn"},
