@@ -28,8 +28,9 @@ $(VENV)/.spark: $(VENV)/.dev
 CATALOG ?= ../shared/data/litellm/model_prices_and_context_window.json
 
 ## demo: generate sample exports (events, GPU telemetry), run the whole nightly job into $(DB),
-## write September's invoices (JSON, CSV, PDF) under $(SAMPLE)/invoices, print the margin and
-## cost reports, and reconcile a demo vendor bill with injected discrepancies
+## issue September's invoices and write them (JSON, CSV, PDF) under $(SAMPLE)/invoices, write
+## the forecast charts under $(SAMPLE)/forecast, print the margin and cost reports, and
+## reconcile a demo vendor bill with injected discrepancies
 ## (list prices: the full LiteLLM catalog when ../shared is there, else the shipped snapshot)
 demo: $(VENV)/.runtime
 	$(BIN)/meterhouse generate --out $(SAMPLE) --days 45 --tenants 25 --events-per-day 20000
@@ -38,7 +39,9 @@ demo: $(VENV)/.runtime
 	else echo "no LiteLLM catalog at $(CATALOG): pricing with seeds/reference/price_book_snapshot.csv"; fi
 	$(BIN)/meterhouse nightly --events $(SAMPLE)/events --gpu-hours $(SAMPLE)/gpu_hours \
 	  --contracts $(SAMPLE)/contracts --db $(DB)
+	$(BIN)/meterhouse invoice issue --month 2026-09 --db $(DB) --issuer "Example AI Ltd"
 	$(BIN)/meterhouse invoice --month 2026-09 --db $(DB) --out $(SAMPLE)/invoices
+	$(BIN)/meterhouse forecast --db $(DB) --out $(SAMPLE)/forecast
 	$(BIN)/meterhouse report margin --month 2026-09 --db $(DB) --out $(SAMPLE)/margin-2026-09.csv
 	$(BIN)/meterhouse report cost --month 2026-09 --db $(DB) --out $(SAMPLE)/cost-2026-09.csv
 	$(BIN)/meterhouse sample vendor-bill --sample $(SAMPLE) --month 2026-09 \

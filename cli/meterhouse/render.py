@@ -214,7 +214,7 @@ REPORT_COLUMNS = {
         "tenant_id": "tenant", "invoice_id": "invoice", "revenue_usd": "revenue USD",
         "api_cost_usd": "API cost USD", "gpu_cost_usd": "GPU cost USD",
         "failed_request_cost_usd": "failed req. USD", "gross_margin_usd": "margin USD",
-        "margin_ratio": "margin", "is_loss": "loss",
+        "margin_ratio": "margin", "is_loss": "loss", "loss_cause": "why",
     },
 }  # fmt: skip
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
+import yaml
 
 from tests.conftest import event_rows, query, run
 
@@ -31,6 +32,14 @@ PROJECTION = (
     "projected_total_high_80 from main.fct_spend_projection order by tenant_id"
 )
 PRICES = {"input": Decimal(2), "cache_read": Decimal("0.5"), "output": Decimal(8)}
+# tenants without a contract: the default plan's markup over list (dbt_project.yml vars)
+MARKUP = Decimal(
+    str(
+        yaml.safe_load((SHIPPED.parents[1] / "dbt_project.yml").read_text())["vars"][
+            "default_plan_markup_ratio"
+        ]
+    )
+)
 
 
 def _contracts(tmp_path: Path) -> Path:
@@ -111,7 +120,8 @@ def test_an_idle_month_and_an_idle_projection_bill_nothing_and_stop_nobody(
     assert projection[0][0] == "tn_busy"
     assert projection[0][1] > 0
 
-    # tn_busy (no contract: the default list plan) is billed exactly its usage at list price
+    # tn_busy (no contract: the default plan) is billed exactly its usage at list price plus
+    # the default markup
     busy = events.filter(pl.col("tenant_id") == "tn_busy")
     tokens = {
         "input": int((busy["input_tokens"] - busy["cache_read_tokens"]).sum()),
@@ -119,10 +129,15 @@ def test_an_idle_month_and_an_idle_projection_bill_nothing_and_stop_nobody(
         "output": int(busy["output_tokens"].sum()),
     }
     expected = sorted(
-        ("usage", token_class, quantity, _cents(quantity * PRICES[token_class] / 1_000_000))
+        (
+            "usage",
+            token_class,
+            quantity,
+            _cents(quantity * PRICES[token_class] * (1 + MARKUP) / 1_000_000),
+        )
         for token_class, quantity in tokens.items()
     )
     assert query(db, LINES.format(invoice_id="INV-202610-tn_busy")) == expected
-    assert expected[1][1:] == ("input", 15_000_000, Decimal("30.00"))  # at $2 per 1M
+    assert expected[1][1:] == ("input", 15_000_000, _cents(30 * (1 + MARKUP)))  # $2 per 1M
     total = query(db, "select total_amount from main.fct_invoices where tenant_id = 'tn_busy'")
     assert total == [(sum((amount for *_, amount in expected), Decimal(0)),)]

@@ -15,10 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.conftest import query, run
 
 REFERENCE = Path(__file__).resolve().parents[2] / "seeds" / "reference"
+# the default plan for tenants without a contract, as the dbt project configures it
+VARS = yaml.safe_load((REFERENCE.parents[1] / "dbt_project.yml").read_text())["vars"]
 MONTHS = (date(2026, 9, 1), date(2026, 10, 1))
 CLASSES = {  # invoice token class: (quantity column, list price column)
     "input": ("uncached_input_tokens", "input_usd_per_1m_tokens"),
@@ -47,7 +50,8 @@ def contract_for(contracts: Path, tenant: str, month: date) -> dict[str, Any]:
         ends = date.fromisoformat(row["effective_to"]) if row["effective_to"] else date.max
         if row["tenant_id"] == tenant and date.fromisoformat(row["effective_from"]) <= month < ends:
             return row
-    return {"contract_id": "default", "plan_id": "list", "currency": "USD", "discount_ratio": "",
+    return {"contract_id": "default", "plan_id": VARS["default_plan_id"], "currency": "USD",
+            "discount_ratio": "",
             "monthly_commitment_amount": "", "free_tokens_per_month": "",
             "bills_failed_requests": "false"}  # fmt: skip
 
@@ -55,6 +59,9 @@ def contract_for(contracts: Path, tenant: str, month: date) -> dict[str, Any]:
 def sell_price_usd(
     month: date, plan: str, model: str, token_class: str, listed: Decimal
 ) -> Decimal:
+    listed_plans = {c["plan_id"] for c in seed(REFERENCE, "rate_cards")}
+    if plan == VARS["default_plan_id"] and plan not in listed_plans:
+        return listed * (1 + Decimal(str(VARS["default_plan_markup_ratio"])))
     cards = [c for c in seed(REFERENCE, "rate_cards") if c["plan_id"] == plan
              and c["model_id"] in (model, "*") and c["token_class"] in (token_class, "*")
              and date.fromisoformat(c["effective_from"]) <= month]  # fmt: skip

@@ -339,3 +339,31 @@ def test_contracts_are_written_for_the_sample_tenants(
     # a grant pays in its tenant's invoice currency
     joined = grants.join(contracts, on="tenant_id", suffix="_contract")
     assert (joined["currency"] == joined["currency_contract"]).all()
+
+
+def test_the_fleet_is_sized_to_the_traffic(tmp_path: Path) -> None:
+    """At the demo's traffic, serving GPUs are powered only while they serve, 30-70% busy;
+    spares serve nothing and are powered a minute a day: idle cost exists, but small."""
+    days, shared = 2, SHARED_DATA if SHARED_DATA.is_dir() else None
+    summary = generate_sample(tmp_path, days=days, tenants=25, events_per_day=20_000, seed=SEED,
+                              shared_data=shared)  # fmt: skip
+    hours = (
+        pl.concat(
+            pl.read_parquet(f) for f in sorted((summary.out_dir / "gpu_hours").rglob("*.parquet"))
+        )
+        .unique(["hour", "gpu_id"], keep="first")
+        .drop_nulls("gpu_id")
+    )
+    spare = pl.col("gpu_id").str.contains("spare")
+    # powered time is in whole seconds, which skews the hours with a second or two of work
+    long = hours.filter(~spare & (pl.col("powered_seconds") >= 10))
+    assert long.height
+    assert 0.3 <= long["busy_seconds"].sum() / long["powered_seconds"].sum() <= 0.7
+    ratio = long["busy_seconds"] / long["powered_seconds"]
+    assert ratio.quantile(0.05) >= 0.27
+    assert ratio.quantile(0.95) <= 0.73
+    idle = hours.filter(~spare & (pl.col("busy_seconds") == 0))
+    assert (idle["powered_seconds"] == 0).mean() > 0.9  # off when not serving (dirt aside)
+    spares = hours.filter(spare)
+    assert spares["busy_seconds"].max() == 0
+    assert 0 < spares["powered_seconds"].sum() <= 60 * spares["gpu_id"].n_unique() * days + 3600

@@ -60,7 +60,7 @@ def write_contracts(
     for t in np.flatnonzero(rng.random(n) < 0.75):  # a few draws per tenant, not per row
         tenant, currency = ten.ids[t], str(rng.choice(list(UNITS_PER_USD), p=[0.6, 0.25, 0.15]))
         monthly = monthly_usd[t] * UNITS_PER_USD[currency]
-        plans = [str(rng.choice(["standard", "enterprise", "list"], p=[0.5, 0.3, 0.2]))]
+        plans = [str(rng.choice(["standard", "enterprise", "list"], p=[0.55, 0.35, 0.1]))]
         if changes and rng.random() < 0.1:
             plans.append("enterprise" if plans[0] != "enterprise" else "standard")
         commitment = _money(monthly * rng.uniform(0.6, 1.6)) if rng.random() < 0.25 else "0"
@@ -70,6 +70,8 @@ def write_contracts(
             else "0"
         )
         discount = str(rng.choice(["0", "0", "0.05", "0.10"]))
+        if plans[0] == "enterprise":  # its rate card is the discount: 10% over list
+            discount = "0"
         failed = "true" if rng.random() < 0.1 else "false"
         tiered = rng.random() < 0.3
         for k, plan in enumerate(plans):

@@ -4,8 +4,11 @@ the events.
 Every GPU that serves sample events (and one spare per GPU kind that serves nothing, so idle
 cost exists) is in `gpu_inventory.csv`, beside the tenant contracts: H100s at the list rate of
 the GPU price list, L40S GPUs (not on that list) at a contract rate that changes once inside
-the sample. Each day gets one telemetry file with a row per GPU and hour: powered all hour
-(now and then only part of it), busy for the time its requests took at a fixed concurrency.
+the sample. Each day gets one telemetry file with a row per GPU and hour, busy for the time its
+requests took at a fixed concurrency (continuous batching). The fleet is sized to the
+traffic: the serving GPUs are autoscaled, powered in an hour with requests for as long as keeps
+them 30-70% busy and off in an hour without; each spare is a standby GPU, powered for a
+health check at the start of each day and serving nothing, so idle cost exists.
 The files carry dirt the loader must handle: re-sent rows, a conflicting re-send and rows that
 break a rule, and the summary counts each, so tests can check the loader's counts.
 """
@@ -23,8 +26,10 @@ import pyarrow as pa
 from meterhouse.sample.catalog import Arr
 
 HOUR_US = 3_600_000_000
-CONCURRENCY = 4  # requests a GPU serves at once: busy time = request time / CONCURRENCY
-PARTIAL_POWER_RATE = 0.02  # GPU-hours powered for only part of the hour
+# requests a GPU serves at once (continuous batching): busy time = request time / CONCURRENCY
+CONCURRENCY = 24
+BUSY_SHARE = (0.3, 0.7)  # how busy an autoscaled GPU is while powered, drawn per GPU-hour
+STANDBY_SECONDS = 60  # a spare's daily health check, in the day's first hour
 DUPLICATE_RATE = 0.01
 BAD_KINDS = ("busy_above_powered", "powered_above_hour", "null_gpu_id", "hour_not_whole")
 # GPU kind (as in the sample's gpu ids) -> (gpu_type, GPUs per node, contract USD per GPU-hour
@@ -102,16 +107,21 @@ def day_telemetry(
     hour = ((event_us[served] - day_us) // HOUR_US).clip(0, hours - 1)
     request_s = np.zeros(n_gpus * hours)
     np.add.at(request_s, gpu[served] * hours + hour, latency_ms[served] / 1000.0)
-    powered = np.full(n_gpus * hours, 3600, dtype=np.int64)
-    partial = (rng.random(n_gpus * hours) < PARTIAL_POWER_RATE) & (request_s == 0)
-    powered[partial] = rng.integers(600, 3600, int(partial.sum()))
-    busy = np.minimum(np.round(request_s / CONCURRENCY, 3), powered)
+    busy = np.round(request_s / CONCURRENCY, 3)
+    share = rng.uniform(*BUSY_SHARE, n_gpus * hours)
+    # whole seconds, never below the busy time; 0 in an hour without requests
+    powered = np.minimum(np.maximum(np.round(busy / share), np.ceil(busy)), 3600).astype(np.int64)
+    standby = np.repeat(np.array(["spare" in g for g in gpus]), hours) & (
+        np.tile(np.arange(hours), n_gpus) == 0
+    )
+    powered[standby] = STANDBY_SECONDS
+    busy = np.minimum(busy, powered)
     gpu_idx = np.repeat(np.arange(n_gpus), hours)
     hour_us = day_us + np.tile(np.arange(hours), n_gpus) * HOUR_US
     n = n_gpus * hours
 
     dup = rng.choice(n, int(rng.binomial(n, DUPLICATE_RATE)), replace=False)
-    conflict = rng.choice(n, 1, replace=False)
+    conflict = rng.choice(np.flatnonzero(powered > 1), 1, replace=False)  # a powered hour
     bad = rng.choice(n, len(BAD_KINDS), replace=False)
     pick = np.concatenate([np.arange(n), dup, conflict, bad])
     ids = np.array(gpus, dtype=object)[gpu_idx[pick]]

@@ -15,8 +15,34 @@ contracts as (
     where plan_id is not null
 ),
 
+listed_cards as (
+    select plan_id, model_id, token_class, markup_ratio, usd_per_1m_tokens, effective_from,
+        effective_to
+    from {{ ref('rate_cards') }}
+),
+
+-- the default plan (var default_plan_id, for tenants without a contract): a markup of var
+-- default_plan_markup_ratio over the list price of every model and class, unless the rate
+-- cards price a plan of that name themselves (docs/pricing.md)
+default_card as (
+    select
+        '{{ var("default_plan_id", "") }}' as plan_id,
+        '*' as model_id,
+        '*' as token_class,
+        cast({{ var('default_plan_markup_ratio', 0) }} as decimal(9, 6)) as markup_ratio,
+        cast(null as decimal(38, 12)) as usd_per_1m_tokens,
+        cast('2000-01-01' as date) as effective_from,
+        cast(null as date) as effective_to
+),
+
 rate_cards as (
-    select * from {{ ref('rate_cards') }}
+    select * from listed_cards
+    union all
+    select default_card.*
+    from default_card
+    left join (select distinct plan_id from listed_cards) as listed
+        on listed.plan_id = default_card.plan_id
+    where listed.plan_id is null
 ),
 
 fx_rates as (

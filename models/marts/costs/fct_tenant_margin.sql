@@ -1,9 +1,10 @@
 -- grain: one row per tenant_id and billing_month
 -- What each tenant left us: revenue (its invoice total for the month, corrections included,
--- in USD at the month's fx rate) minus what its usage cost, vendor APIs at list price and GPU
--- cost allocated by the GPU cost mapping (docs/gpu-cost.md). Idle GPU cost reported as idle
--- belongs to no tenant (fct_cost_per_1m_tokens shows it). A tenant with cost but no invoice has
--- revenue 0; one served at a loss has is_loss true.
+-- plus the prepaid credit it drew, which was paid for when the credit was sold; in USD at the
+-- month's fx rate) minus what its usage cost, vendor APIs at list price and GPU cost allocated
+-- by the GPU cost mapping (docs/gpu-cost.md). Idle GPU cost reported as idle belongs to no
+-- tenant (fct_cost_per_1m_tokens shows it). A tenant with cost but no invoice has revenue 0;
+-- one served at a loss has is_loss true and loss_cause says what made it one.
 with invoices as (
     select * from {{ ref('fct_invoices') }}
 ),
@@ -29,6 +30,8 @@ revenue as (
         invoices.invoice_id,
         invoices.currency,
         invoices.total_amount,
+        invoices.total_amount - invoices.credits_applied as earned_amount,
+        -invoices.discounts as discounts_amount,
         fx_rates.units_per_usd,
         row_number() over (
             partition by invoices.invoice_id order by fx_rates.rate_month desc
@@ -78,12 +81,15 @@ joined as (
         revenue.currency,
         revenue.total_amount,
         -- amount / units_per_usd, exact to 1e-12 (units_per_usd has 8 decimals)
+        {%- for amount, usd in [('earned_amount', 'revenue_usd'),
+                                ('discounts_amount', 'discounts_usd')] %}
         case when revenue.invoice_id is null then 0 else
             {{ prorate(
-                'revenue.total_amount', 100000000,
+                'revenue.' ~ amount, 100000000,
                 'cast(revenue.units_per_usd * 100000000 as bigint)'
             ) }}
-        end as revenue_usd,
+        end as {{ usd }},
+        {%- endfor %}
         coalesce(tenant_costs.api_cost_usd, 0) as api_cost_usd,
         coalesce(tenant_costs.gpu_cost_usd, 0) as gpu_cost_usd,
         coalesce(tenant_costs.failed_request_cost_usd, 0) as failed_request_cost_usd
@@ -115,7 +121,20 @@ final as (
                 6
             )
         end as decimal(18, 6)) as margin_ratio,
-        revenue_usd - api_cost_usd - gpu_cost_usd < 0 as is_loss
+        revenue_usd - api_cost_usd - gpu_cost_usd < 0 as is_loss,
+        -- what made a loss, the first that holds: no invoice; GPU cost above the API cost;
+        -- failed requests (not billed) costing as much as the loss; discounts and free
+        -- tokens worth as much as the loss; else the plan's prices are below the cost
+        case
+            when revenue_usd - api_cost_usd - gpu_cost_usd >= 0 then null
+            when invoice_id is null then 'not invoiced'
+            when gpu_cost_usd > api_cost_usd then 'GPU cost'
+            when failed_request_cost_usd >= api_cost_usd + gpu_cost_usd - revenue_usd
+                then 'failed requests not billed'
+            when discounts_usd >= api_cost_usd + gpu_cost_usd - revenue_usd
+                then 'discounts and free tokens'
+            else 'prices below cost'
+        end as loss_cause
     from joined
 )
 
