@@ -95,15 +95,14 @@ def test_a_tenant_with_unpriced_usage_is_refused_and_the_others_are_written(
     code, output = invoice(warehouse, tmp_path)
     assert code == 1, output  # a script notices
     assert "refused tn_0002" in output
-    [(tokens,)] = query(warehouse, "select unpriced_tokens from main.fct_invoices where "
-                                   "invoice_month = date '2026-09-01' and tenant_id = 'tn_0002'")  # fmt: skip
+    september = "from main.fct_invoices where invoice_month = date '2026-09-01'"
+    [(tokens,)] = query(warehouse, f"select unpriced_tokens {september} and tenant_id = 'tn_0002'")
     assert f"{tokens:,} tokens of unpriced usage" in output
     assert "acme/mystery-9b" in output  # the model to price or alias
     assert "--allow-unpriced" in output
     assert "model_aliases" in output
     written = {p.stem for p in tmp_path.glob("*.json")}
-    tenants = {t for (t,) in query(warehouse, "select tenant_id from main.fct_invoices "
-                                              "where invoice_month = date '2026-09-01'")}  # fmt: skip
+    tenants = {t for (t,) in query(warehouse, f"select tenant_id {september}")}
     assert len(tenants) >= 8
     assert written == {f"INV-202609-{t}" for t in tenants - {"tn_0002"}}
     code, output = invoice(warehouse, tmp_path / "one", "--tenant", "tn_0001")

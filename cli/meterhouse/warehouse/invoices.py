@@ -5,9 +5,9 @@ trace a line to its requests.
 Refusals come before anything is written: an unknown tenant, a month or tenant without an
 invoice (saying whether it has usage at all) stop the whole command; a tenant with unpriced
 usage (an invoice would silently leave it out, unless the caller allows it) or with rows the
-invoice schemas refuse is refused by name, and the others are invoiced. The rows travel to Polars through Arrow. An issued
-invoice's document of record is the JSON stored when it was issued, checked against its
-SHA-256 whenever it is read.
+invoice schemas refuse is refused by name, and the others are invoiced. The rows travel to
+Polars through Arrow. An issued invoice's document of record is the JSON stored when it was
+issued, checked against its SHA-256 whenever it is read.
 """
 
 from __future__ import annotations
