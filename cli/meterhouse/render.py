@@ -177,11 +177,12 @@ def mart_check(out: SafeConsole, check: MartCheck) -> None:
 
 def backtest(out: SafeConsole, scores: pl.DataFrame) -> None:
     table = Table("horizon", "method", "forecasts", "MASE", "sMAPE", "80% covered",
-                  "95% covered", "ETS / naive / mean",
+                  "95% covered", "ETS+s.naive / s.naive / mean",
                   title="backtest (lower MASE is better; 80% should cover ~80%)")  # fmt: skip
     for r in scores.iter_rows(named=True):
         used = " / ".join(
-            f"{r[f'share_{m}']:.0%}" for m in ("ets", "seasonal_naive", "recent_mean")
+            f"{r[f'share_{m}']:.0%}"
+            for m in ("ets_seasonal_naive", "seasonal_naive", "recent_mean")
         )
         table.add_row(
             "all" if r["horizon_days"] == 0 else f"{r['horizon_days']} days", r["method"],

@@ -1,39 +1,47 @@
 """Daily token forecasts with prediction intervals, and their rolling-origin backtest.
 
 Methods, all on log1p(tokens) so that intervals stay positive and multiplicative noise is
-additive (docs/forecasting.md):
-- `ets`: statsmodels ETS, additive error, damped additive trend, additive weekly season;
-  intervals from the model. Needs 4 weeks of history.
+additive (docs/forecasting.md, docs/decisions/0019):
+- `ets_seasonal_naive` (the default for 4+ weeks of history): the average of a damped ETS
+  forecast and the seasonal-naive one. Forecasting competitions (M3, M4) found such simple
+  combinations more accurate than either method, and than picking one per series on a short
+  validation window, which a single odd week (a token storm) can tip the wrong way.
+- `ets`: additive error, damped additive trend, additive weekly season, fitted here by a grid
+  search over the smoothing parameters (vectorised over the grid: ~2 ms a series, where an
+  optimiser took ~100 ms); analytic intervals.
 - `seasonal_naive`: the same weekday last week; intervals from the spread of week-on-week
   changes in the history, widening with the square root of the weeks ahead. Needs 2 weeks.
+- `naive`: the last day repeated (a baseline of the backtest only).
 - `recent_mean`: the mean of the last (up to) 7 days, for new tenants; intervals from the
   spread of those days (or a wide default with one day).
-`forecast_series` fits ETS and seasonal naive on the history minus its last week, keeps the
-one with the lower error on that week (a one-origin backtest per series), runs it over the
-whole history (ETS with the parameters fitted there), and records which it used; a failed
-ETS fit falls back, never raises.
+Days flagged as token storms (fct_usage_anomalies) are treated as missing: ETS neither fits
+nor updates on them, and the seasonal-naive forecast uses ETS's one-step forecast for them,
+so a storm in the last week does not move the forecast.
 
-A forecast sees only the history it is given: the backtest cuts the series at each origin
-before calling it, so nothing after an origin can leak in (a test checks this).
+A forecast sees only the history it is given: the backtest cuts the series (and its storm
+flags) at each origin before calling it, so nothing after an origin can leak in.
 """
 
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import polars as pl
 
 SEASON = 7
 Z80, Z95 = 1.2815515655446004, 1.959963984540054
 MIN_ETS_DAYS, MIN_NAIVE_DAYS = 4 * SEASON, 2 * SEASON
-METHODS = ("ets", "seasonal_naive", "recent_mean")
+HUBER_K = 2.0  # errors beyond this many robust sds update the states as if they were this
+FIT_DAYS = 26 * SEASON  # ETS is fitted on the last half year at most
+ETS_WEIGHT = 0.65  # of the combination; the rest is seasonal naive (bench/forecast.py)
+CHOICE_DAYS = 14  # parameters are chosen on their forecasts up to this many days ahead
+METHODS = ("ets_seasonal_naive", "ets", "seasonal_naive", "recent_mean")
+BASELINES = ("naive", "seasonal_naive")
 
 
 @dataclass(frozen=True)
@@ -57,87 +65,196 @@ def _tokens(method: str, log_mean: np.ndarray, log_sd: np.ndarray) -> Forecast:
     )  # fmt: skip
 
 
-def recent_mean(log_y: np.ndarray, h: int) -> Forecast:
+def _spread(values: np.ndarray) -> float:
+    return float(np.std(values, ddof=1)) if len(values) > 1 else 1.0
+
+
+def recent_mean(log_y: np.ndarray, h: int) -> tuple[np.ndarray, np.ndarray]:
     recent = log_y[-SEASON:]
-    sd = float(np.std(recent, ddof=1)) if len(recent) > 1 else 1.0
-    return _tokens("recent_mean", np.full(h, recent.mean()), np.full(h, max(sd, 0.1)))
+    return np.full(h, recent.mean()), np.full(h, max(_spread(recent), 0.1))
 
 
-def seasonal_naive(log_y: np.ndarray, h: int) -> Forecast:
-    last_week = log_y[-SEASON:]
+def naive(log_y: np.ndarray, h: int) -> tuple[np.ndarray, np.ndarray]:
+    sd = _spread(np.diff(log_y))
+    return np.full(h, log_y[-1]), sd * np.sqrt(np.arange(1, h + 1))
+
+
+def seasonal_naive(log_y: np.ndarray, h: int) -> tuple[np.ndarray, np.ndarray]:
     steps = np.arange(h)
-    changes = log_y[SEASON:] - log_y[:-SEASON]
-    sd = float(np.std(changes, ddof=1)) if len(changes) > 1 else 1.0
-    weeks_ahead = steps // SEASON + 1
-    return _tokens("seasonal_naive", last_week[steps % SEASON], sd * np.sqrt(weeks_ahead))
+    sd = _spread(log_y[SEASON:] - log_y[:-SEASON])
+    return log_y[-SEASON:][steps % SEASON], sd * np.sqrt(steps // SEASON + 1)
 
 
-def ets(log_y: np.ndarray, h: int, params: np.ndarray | None = None) -> tuple[Forecast, np.ndarray]:
-    """ETS fitted on `log_y`, or, given `params` fitted on a shorter history of the same
-    series, those parameters run over `log_y` (a smoothing pass, no optimisation). Returns
-    the forecast and the parameters."""
-    from statsmodels.tsa.exponential_smoothing.ets import ETSModel
+def _grid() -> np.ndarray:
+    """(alpha, beta, gamma, phi) rows: the smoothing parameters ETS may choose from."""
+    alphas, betas = [0.02, 0.05, 0.1, 0.2, 0.35, 0.55, 0.8], [0.0, 0.002, 0.01, 0.03]
+    gammas, phis = [0.0, 0.05, 0.15, 0.3], [0.8, 0.85, 0.9, 0.95]
+    a, b, g, p = np.meshgrid(alphas, betas, gammas, phis, indexing="ij")
+    rows = np.stack([a.ravel(), b.ravel(), g.ravel(), p.ravel()], axis=1)
+    return rows[(rows[:, 1] <= rows[:, 0]) & (rows[:, 2] <= 1 - rows[:, 0])]
 
-    series = pd.Series(log_y, index=pd.RangeIndex(len(log_y)))
-    model = ETSModel(series, error="add", trend="add", damped_trend=True, seasonal="add",
-                     seasonal_periods=SEASON)  # fmt: skip
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # convergence chatter; a bad fit is caught below
-        fit = model.fit(disp=False) if params is None else model.smooth(params)
-        frame = fit.get_prediction(start=len(log_y), end=len(log_y) + h - 1).summary_frame(
-            alpha=0.2
-        )
-    mean = frame["mean"].to_numpy()
-    sd = (frame["pi_upper"].to_numpy() - mean) / Z80
-    if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(sd))):
-        raise ValueError("ETS gave a non-finite forecast")
-    return _tokens("ets", mean, sd), np.asarray(fit.params)
+
+GRID = _grid()
+
+
+@dataclass(frozen=True)
+class EtsFit:
+    params: np.ndarray  # alpha, beta, gamma, phi
+    sigma: float  # sd of the one-step errors (log scale)
+    level: float
+    trend: float
+    season: np.ndarray  # the next 7 days' seasonal terms, tomorrow first
+    fitted: np.ndarray  # the one-step forecast of every day of the history
+
+
+def _start(x: np.ndarray, ok: np.ndarray) -> tuple[float, float, np.ndarray]:
+    """Level, trend and weekday terms before the first day: least squares over the first
+    four weeks (the storm days left out)."""
+    n = min(len(x), MIN_ETS_DAYS)
+    t = np.arange(n)
+    use = ok[:n]
+    design = np.column_stack([np.ones(n), t, np.eye(SEASON)[t % SEASON][:, 1:]])
+    coef = np.linalg.lstsq(design[use], x[:n][use], rcond=None)[0]
+    season = np.r_[0.0, coef[2:]]
+    season -= season.mean()
+    level = coef[0] + np.r_[0.0, coef[2:]].mean()
+    return float(level), 0.0, season
+
+
+def _robust_scale(x: np.ndarray, ok: np.ndarray) -> float:
+    """The sd of a day's noise, from the median absolute week-on-week change: what a quiet
+    day of a small tenant (log1p(0) = 0 among days of 9) or an unflagged storm does not move."""
+    use = ok[SEASON:] & ok[:-SEASON]
+    changes = (x[SEASON:] - x[:-SEASON])[use]
+    if len(changes) < 2:
+        return 1.0
+    mad = float(np.median(np.abs(changes - np.median(changes))))
+    return max(1.4826 * mad / math.sqrt(2), 0.02)
+
+
+def _smooth(x: np.ndarray, ok: np.ndarray, params: np.ndarray, keep: bool = False
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    """Run ETS(A,Ad,A) with each row of `params` over `x`, all rows at once. Days not `ok`
+    are skipped (no error, no update); errors beyond HUBER_K robust sds update the states
+    as if they were that large. Returns per row the sum of absolute errors of the forecasts
+    1 to CHOICE_DAYS days ahead from every day (what the grid is searched on), the final level,
+    trend and weekday terms, and (with `keep`) the one-step forecasts."""
+    alpha, beta, gamma, phi = params.T
+    level0, trend0, season0 = _start(x, ok)
+    level, trend = np.full(len(params), level0), np.full(len(params), trend0)
+    season = np.tile(season0, (len(params), 1))
+    sae = np.zeros(len(params))
+    limit = HUBER_K * _robust_scale(x, ok)
+    damped = np.cumsum(phi[:, None] ** np.arange(1, CHOICE_DAYS + 1), axis=1)
+    fitted = np.zeros((len(x), len(params))) if keep else np.zeros((0, len(params)))
+    for t, value in enumerate(x):
+        j = t % SEASON
+        if not keep:  # the forecasts of the next CHOICE_DAYS days from here, scored
+            ahead = min(CHOICE_DAYS, len(x) - t)
+            days = np.arange(t, t + ahead)
+            made = level[:, None] + damped[:, :ahead] * trend[:, None] + season[:, days % SEASON]
+            sae += np.abs(made - x[days])[:, ok[days]].sum(axis=1)
+        base = level + phi * trend
+        predicted = base + season[:, j]
+        if keep:
+            fitted[t] = predicted
+        if not ok[t]:
+            level, trend = base, phi * trend
+            continue
+        error = value - predicted
+        error = np.clip(error, -limit, limit)
+        level = base + alpha * error
+        trend = phi * trend + beta * error
+        season[:, j] += gamma * error
+    return sae, level, trend, season, fitted
+
+
+def fit_ets(log_y: np.ndarray, storms: np.ndarray | None = None) -> EtsFit:
+    """ETS on the last FIT_DAYS of `log_y`: the grid's parameters with the least squared
+    one-step error (Gaussian maximum likelihood for given starting states)."""
+    x = log_y[-FIT_DAYS:]
+    ok = np.ones(len(x), dtype=bool) if storms is None else ~storms[-FIT_DAYS:]
+    sae = _smooth(x, ok, GRID)[0]
+    best = GRID[int(np.argmin(sae))][None, :]
+    _, level, trend, season, fitted = _smooth(x, ok, best, keep=True)
+    # The spread of the middle 80% of one-step errors, not their RMS: a small tenant's quiet
+    # days are errors of -9 on the log scale, and an RMS with them made 80% intervals cover 90%.
+    errors = (x - fitted[:, 0])[ok]
+    sigma = float(np.quantile(errors, 0.9) - np.quantile(errors, 0.1)) / (2 * Z80)
+    ahead = np.roll(season[0], -(len(x) % SEASON))
+    return EtsFit(best[0], max(sigma, 0.01), float(level[0]), float(trend[0]), ahead,
+                  fitted[:, 0])  # fmt: skip
+
+
+def ets_forecast(fit: EtsFit, h: int) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and sd (log scale) h days ahead; the variance is ETS(A,Ad,A)'s closed form,
+    sigma^2 (1 + sum over j < h of (alpha + beta phi_j + gamma [j a multiple of 7])^2)."""
+    alpha, beta, gamma, phi = fit.params
+    steps = np.arange(1, h + 1)
+    damped = np.cumsum(phi**steps)  # phi + phi^2 + ... + phi^h
+    mean = fit.level + damped * fit.trend + fit.season[(steps - 1) % SEASON]
+    c = alpha + beta * damped + gamma * (steps % SEASON == 0)
+    variance = fit.sigma**2 * (1 + np.r_[0.0, np.cumsum(c**2)[:-1]])
+    return mean, np.sqrt(variance)
 
 
 def _usable(method: str, days: int) -> bool:
-    need = {"ets": MIN_ETS_DAYS, "seasonal_naive": MIN_NAIVE_DAYS, "recent_mean": 1}[method]
-    return days >= need
+    need = {"ets_seasonal_naive": MIN_ETS_DAYS, "ets": MIN_ETS_DAYS,
+            "seasonal_naive": MIN_NAIVE_DAYS, "naive": 2, "recent_mean": 1}  # fmt: skip
+    return days >= need[method]
 
 
-def forecast_series(tokens: np.ndarray, h: int, method: str = "auto") -> Forecast:
+def forecast_series(
+    tokens: np.ndarray, h: int, method: str = "auto", storms: np.ndarray | None = None
+) -> Forecast:
     """Forecast the next `h` days of a daily token series (oldest first, no gaps, >= 1 day).
 
-    `method` is one of METHODS, or "auto": ETS or seasonal naive, whichever forecast the last
-    week of the history better from the weeks before it (ETS then runs the parameters fitted
-    there over the whole history: one optimisation per series). A series too short for a
-    method, or an ETS fit that fails, falls back to the next method; the Forecast says which
-    was used."""
-    log_y = np.log1p(np.asarray(tokens, dtype=float))
-    params = None
+    `method` is one of METHODS or BASELINES, or "auto": the first of METHODS the history is
+    long enough for. `storms` flags the days fct_usage_anomalies found a token storm on; the
+    fit ignores them (the baselines do not: they are what the backtest compares against).
+    An ETS fit that fails falls back to seasonal naive; the Forecast says what was used."""
+    log_y = np.log1p(np.maximum(np.asarray(tokens, dtype=float), 0.0))
+    if method in BASELINES:
+        if _usable(method, len(log_y)):
+            made = naive(log_y, h) if method == "naive" else seasonal_naive(log_y, h)
+            return _tokens(method, *made)
+        return _tokens("recent_mean", *recent_mean(log_y, h))
     if method == "auto":
-        method, params = _choose(log_y)
-    for candidate in METHODS[METHODS.index(method) :]:
-        if not _usable(candidate, len(log_y)):
-            continue
-        if candidate == "seasonal_naive":
-            return seasonal_naive(log_y, h)
-        if candidate == "recent_mean":
-            break
+        method = next(m for m in METHODS if _usable(m, len(log_y)))
+    flagged = np.zeros(len(log_y), dtype=bool) if storms is None else np.asarray(storms, bool)
+    if method in ("ets_seasonal_naive", "ets") and _usable(method, len(log_y)):
         try:
-            return ets(log_y, h, params)[0]
+            fit = fit_ets(log_y, flagged)
         except (ValueError, np.linalg.LinAlgError):
-            continue
-    return recent_mean(log_y, h)
+            fit = None
+        if fit is not None:
+            mean, sd = ets_forecast(fit, h)
+            if method == "ets":
+                return _tokens("ets", mean, sd)
+            cleaned = log_y.copy()
+            recent = flagged[-len(fit.fitted) :]
+            cleaned[-len(fit.fitted) :][recent] = fit.fitted[recent]
+            naive_mean, naive_sd = seasonal_naive(cleaned, h)
+            return _tokens(
+                "ets_seasonal_naive",
+                ETS_WEIGHT * mean + (1 - ETS_WEIGHT) * naive_mean,
+                _combined_sd(sd, naive_sd),
+            )
+        method = "seasonal_naive"
+    if method == "seasonal_naive" and _usable(method, len(log_y)):
+        cleaned = log_y.copy()
+        week_before = np.flatnonzero(flagged[SEASON:]) + SEASON
+        cleaned[week_before] = cleaned[week_before - SEASON]
+        return _tokens("seasonal_naive", *seasonal_naive(cleaned, h))
+    return _tokens("recent_mean", *recent_mean(log_y, h))
 
 
-def _choose(log_y: np.ndarray) -> tuple[str, np.ndarray | None]:
-    """The method with the lower mean absolute error on the last week, fitted on the rest."""
-    if not _usable("ets", len(log_y) - SEASON):
-        return ("seasonal_naive" if _usable("seasonal_naive", len(log_y)) else "recent_mean"), None
-    history, week = log_y[:-SEASON], np.expm1(log_y[-SEASON:])
-    naive_error = float(np.mean(np.abs(seasonal_naive(history, SEASON).mean - week)))
-    try:
-        made, params = ets(history, SEASON)
-    except (ValueError, np.linalg.LinAlgError):
-        return "seasonal_naive", None
-    if float(np.mean(np.abs(made.mean - week))) < naive_error:
-        return "ets", params
-    return "seasonal_naive", None
+def _combined_sd(ets_sd: np.ndarray, naive_sd: np.ndarray) -> np.ndarray:
+    """The sd of the weighted average of the two forecasts, their errors taken to correlate
+    at 0.5 (both follow the same days)."""
+    a, b = ETS_WEIGHT * ets_sd, (1 - ETS_WEIGHT) * naive_sd
+    sd: np.ndarray = np.sqrt(a**2 + b**2 + a * b)
+    return sd
 
 
 @dataclass(frozen=True)
@@ -173,39 +290,40 @@ def backtest_origins(days: int, h: int, origins: int) -> list[int]:
     return [o for o in (last - SEASON * k for k in range(origins)) if o >= 1][::-1]
 
 
-def _forecast_chunk(
-    chunk: list[tuple[str, np.ndarray]], h: int, method: str
-) -> list[tuple[str, Forecast]]:
-    return [(key, forecast_series(tokens, h, method)) for key, tokens in chunk]
+Item = tuple[str, np.ndarray, np.ndarray | None]  # series key, tokens per day, storm days
+
+
+def _forecast_chunk(chunk: list[Item], h: int, method: str) -> list[tuple[str, Forecast]]:
+    return [(key, forecast_series(tokens, h, method, storms)) for key, tokens, storms in chunk]
 
 
 def backtest_forecasts(
-    tokens: np.ndarray, h: int, origins: int, method: str
+    tokens: np.ndarray, h: int, origins: int, method: str, storms: np.ndarray | None = None
 ) -> list[tuple[int, np.ndarray, np.ndarray, Forecast]]:
     """(origin, history, actual, forecast) per rolling origin: the forecast is made from the
-    history alone, the days before the origin, and scored on the `h` days from it."""
+    history alone (the days before the origin, and their storm flags) and scored on the `h`
+    days from it."""
     made = []
     for origin in backtest_origins(len(tokens), h, origins):
         history, actual = tokens[:origin], tokens[origin : origin + h]
-        made.append((origin, history, actual, forecast_series(history, h, method)))
+        flags = None if storms is None else storms[:origin]
+        made.append((origin, history, actual, forecast_series(history, h, method, flags)))
     return made
 
 
 def _backtest_chunk(
-    chunk: list[tuple[str, np.ndarray]], horizons: tuple[int, ...], origins: int
+    chunk: list[Item], horizons: tuple[int, ...], origins: int, methods: tuple[str, ...]
 ) -> list[tuple[str, int, int, str, str, Score]]:
     return [
         (key, h, origin, method, made.method, score(history, actual, made))
-        for key, tokens in chunk
+        for key, tokens, storms in chunk
         for h in horizons
-        for method in ("auto", "seasonal_naive")
-        for origin, history, actual, made in backtest_forecasts(tokens, h, origins, method)
+        for method in methods
+        for origin, history, actual, made in backtest_forecasts(tokens, h, origins, method, storms)
     ]
 
 
-def in_parallel(
-    work: Callable[..., list[Any]], items: list[tuple[str, np.ndarray]], *args: object
-) -> list[Any]:
+def in_parallel(work: Callable[..., list[Any]], items: list[Item], *args: object) -> list[Any]:
     """Run `work(chunk, *args)` over chunks of `items` on every core; results in order.
     Workers start from a fork server (started with the BLAS limits below), not a fork of this
     process, which may hold DuckDB's threads and locks."""
@@ -227,19 +345,28 @@ def in_parallel(
         return [row for chunk in done for row in chunk]
 
 
+def _with_storms(
+    items: list[tuple[str, np.ndarray]], storms: dict[str, np.ndarray] | None
+) -> list[Item]:
+    return [(key, tokens, (storms or {}).get(key)) for key, tokens in items]
+
+
 def forecast_all(
-    items: list[tuple[str, np.ndarray]], h: int, method: str = "auto"
-) -> list[tuple[str, Forecast]]:
-    """forecast_series over every series, on every core."""
-    return in_parallel(_forecast_chunk, items, h, method)
+    items: list[tuple[str, np.ndarray]], h: int, method: str = "auto",
+    storms: dict[str, np.ndarray] | None = None,
+) -> list[tuple[str, Forecast]]:  # fmt: skip
+    """forecast_series over every series, on every core; `storms` holds the storm days of
+    the series that had any."""
+    return in_parallel(_forecast_chunk, _with_storms(items, storms), h, method)
 
 
 def backtest(
-    items: list[tuple[str, np.ndarray]], horizons: tuple[int, ...] = (7, 30), origins: int = 4
-) -> list[tuple[str, int, int, str, str, Score]]:
+    items: list[tuple[str, np.ndarray]], horizons: tuple[int, ...] = (7, 30), origins: int = 4,
+    storms: dict[str, np.ndarray] | None = None, methods: tuple[str, ...] = ("auto", *BASELINES),
+) -> list[tuple[str, int, int, str, str, Score]]:  # fmt: skip
     """(series, horizon, origin, method asked, method used, score) for every series, horizon
-    and rolling origin, for the chosen method ("auto") and the seasonal-naive baseline."""
-    return in_parallel(_backtest_chunk, items, horizons, origins)
+    and rolling origin, for each of `methods` (by default "auto" and the two baselines)."""
+    return in_parallel(_backtest_chunk, _with_storms(items, storms), horizons, origins, methods)
 
 
 def daily_grid(usage: pl.LazyFrame, through: date) -> pl.LazyFrame:

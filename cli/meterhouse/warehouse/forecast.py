@@ -1,5 +1,6 @@
-"""Read the daily token series from the marts, forecast or backtest them (core/forecast.py),
-and store forecasts in app.usage_forecasts, which fct_usage_forecast shows."""
+"""Read the daily token series (and the tenants' token storms) from the marts, forecast or
+backtest them (core/forecast.py), and store forecasts in app.usage_forecasts, which
+fct_usage_forecast shows."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ class Series:
     items: list[tuple[str, np.ndarray]]  # (series_type + KEY_SEPARATOR + key, tokens per day)
     shares: pl.DataFrame  # series_key, input_share over the last 28 days (tenants)
     through: date  # the last day of data in the warehouse
+    storms: dict[str, np.ndarray]  # per series with any: its token-storm days (fct_usage_anomalies)
 
 
 def read_series(
@@ -34,8 +36,13 @@ def read_series(
 ) -> Series:
     """Every tenant's (and model's) daily series through the warehouse's last day; only
     `tenants`, when given (and then no model series)."""
-    require_built(con, "usage series", "main.fct_usage_series_daily")
+    require_built(con, "usage series", "main.fct_usage_series_daily", "main.fct_usage_anomalies")
     rows = frame(con, "select * from main.fct_usage_series_daily")
+    storms = frame(
+        con,
+        "select distinct 'tenant' as series_type, tenant_id as series_key, usage_date, "
+        "true as is_storm from main.fct_usage_anomalies where kind = 'token_storm'",
+    )
     if rows.is_empty():
         raise MeterhouseError("the warehouse has no usage to forecast yet.")
     through = rows["usage_date"].max()
@@ -53,25 +60,39 @@ def read_series(
         rows = rows.filter(is_tenant & pl.col("series_key").is_in(tenants))
     elif not with_models:
         rows = rows.filter(is_tenant)
-    grid = daily_grid(rows.lazy(), through).collect()
-    items = [
-        (f"{kind}{KEY_SEPARATOR}{key}", part["tokens"].to_numpy())
-        for (kind, key), part in grid.partition_by(
-            ["series_type", "series_key"], as_dict=True, maintain_order=True
-        ).items()
-    ]
+    grid = (
+        daily_grid(rows.lazy(), through)
+        .join(
+            storms.lazy(),
+            on=["series_type", "series_key", "usage_date"],
+            how="left",
+            maintain_order="left",
+        )
+        .with_columns(pl.col("is_storm").fill_null(False))
+        .collect()
+    )
+    parts = grid.partition_by(["series_type", "series_key"], as_dict=True, maintain_order=True)
+    keys = {(kind, key): f"{kind}{KEY_SEPARATOR}{key}" for kind, key in parts}
+    items = [(keys[group], part["tokens"].to_numpy()) for group, part in parts.items()]
+    flagged = {
+        keys[group]: part["is_storm"].to_numpy()
+        for group, part in parts.items()
+        if part["is_storm"].any()
+    }
     recent = grid.filter(
         is_tenant & (pl.col("usage_date") > pl.lit(through) - pl.duration(days=28))
     )
     shares = recent.group_by("series_key").agg(
         (pl.col("input_tokens").sum() / pl.col("tokens").sum()).fill_nan(None).alias("input_share")
     )
-    return Series(items=items, shares=shares, through=through)
+    return Series(items=items, shares=shares, through=through, storms=flagged)
 
 
 def make_forecasts(series: Series, h: int) -> pl.DataFrame:
     """Every series forecast `h` days ahead, as app.usage_forecasts rows."""
-    return forecast_rows(forecast_all(series.items, h), series.shares, series.through)
+    return forecast_rows(
+        forecast_all(series.items, h, storms=series.storms), series.shares, series.through
+    )
 
 
 def store_forecasts(con: duckdb.DuckDBPyConnection, rows: pl.DataFrame) -> None:
@@ -86,9 +107,9 @@ def store_forecasts(con: duckdb.DuckDBPyConnection, rows: pl.DataFrame) -> None:
 
 
 def backtest_table(series: Series, horizons: tuple[int, ...], origins: int) -> pl.DataFrame:
-    """Per horizon and method (auto, and the seasonal-naive baseline): MASE, sMAPE, 80% and
-    95% interval coverage over every series and origin, and what auto chose."""
-    scored = backtest(series.items, horizons, origins)
+    """Per horizon and method (auto, and the naive and seasonal-naive baselines): MASE, sMAPE,
+    80% and 95% interval coverage over every series and origin, and what auto chose."""
+    scored = backtest(series.items, horizons, origins, series.storms)
     if not scored:
         raise MeterhouseError(
             f"no series is long enough to backtest {max(horizons)} days ahead: that needs "

@@ -141,7 +141,7 @@ create table if not exists app.usage_forecasts (
     upper_80_tokens       bigint not null,
     lower_95_tokens       bigint not null,
     upper_95_tokens       bigint not null,
-    method                varchar not null,   -- ets, seasonal_naive or recent_mean
+    method                varchar not null,   -- ets_seasonal_naive, ets, seasonal_naive, recent_mean
     trained_through_date  date not null,
     check (lower_95_tokens <= lower_80_tokens and lower_80_tokens <= predicted_tokens
            and predicted_tokens <= upper_80_tokens and upper_80_tokens <= upper_95_tokens)
