@@ -32,8 +32,9 @@ def forecast(
     """Forecast daily tokens --horizon days ahead, with 80% and 95% intervals, for every tenant
     and model (or only --tenant), store them (fct_usage_forecast) and print a summary.
 
-    Each series gets ETS or the seasonal-naive forecast, whichever did better on its last
-    week; new tenants get a recent mean (docs/forecasting.md)."""
+    Each series with 4+ weeks of history gets a combination of damped ETS and the
+    seasonal-naive forecast, fitted without its token-storm days; newer ones get seasonal naive
+    or a recent mean (docs/forecasting.md)."""
     if ctx.invoked_subcommand is not None:
         return
     with user_errors():
@@ -53,7 +54,8 @@ def backtest(
 ) -> None:
     """Rolling-origin backtest of the tenants' forecasts: each origin's forecast sees only the
     days before it. Prints MASE, sMAPE and 80%/95% interval coverage per horizon and overall,
-    for the chosen method (auto) and the seasonal-naive baseline (same weekday last week)."""
+    for the chosen method (auto) and the baselines: naive (the last day) and seasonal naive
+    (the same weekday last week)."""
     with user_errors():
         scores = jobs.backtest(resolve_db(db), tenant or [], tuple(horizon or [7, 30]), origins)
     if as_json:
