@@ -46,6 +46,9 @@ def both_engines(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # the second night on Spark (load, build, forecast, projection), then DuckDB catches up
     on_spark = run(*nightly, "--target", "spark")
     assert on_spark.exit_code == 0, on_spark.output
+    # the marts Spark published, as the commands read them, pass their contracts' checks
+    assert "against their contracts" in on_spark.output
+    assert "every row): all pass" in on_spark.output
     on_duckdb = run("build", "--contracts", folder / "contracts", "--db", db)
     assert on_duckdb.exit_code == 0, on_duckdb.output
     return db
