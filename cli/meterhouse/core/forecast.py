@@ -170,8 +170,9 @@ def _smooth(x: np.ndarray, ok: np.ndarray, params: np.ndarray, keep: bool = Fals
 
 
 def fit_ets(log_y: np.ndarray, storms: np.ndarray | None = None) -> EtsFit:
-    """ETS on the last FIT_DAYS of `log_y`: the grid's parameters with the least squared
-    one-step error (Gaussian maximum likelihood for given starting states)."""
+    """ETS on the last FIT_DAYS of `log_y` (storm days skipped): the grid's parameters whose
+    forecasts 1 to CHOICE_DAYS days ahead were closest, in absolute error, over the history.
+    The interval sd is the spread of the middle 80% of the one-step errors."""
     x = log_y[-FIT_DAYS:]
     ok = np.ones(len(x), dtype=bool) if storms is None else ~storms[-FIT_DAYS:]
     sae = _smooth(x, ok, GRID)[0]
