@@ -41,7 +41,8 @@ from meterhouse.warehouse.forecast import Series, read_series
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out"
 SEEDS = (9, 21, 33)
-GENERATOR = "cli/meterhouse/sample at commit 1cba244 (package 0.1.0)"  # what SEEDS were run on
+# What SEEDS were run on; ea688bc (GPU fleet and contracts only) writes the same events.
+GENERATOR = "cli/meterhouse/sample at commit 1cba244 (package 0.1.0)"
 TENANTS_ACCURACY, TENANTS_SPEED, DAYS, EVENTS_PER_TENANT_DAY = 500, 2_000, 90, 10
 HORIZONS, ORIGINS, SPEED_RUNS = (7, 14, 30), 4, 3
 METER = str(Path(sys.executable).with_name("meterhouse"))
