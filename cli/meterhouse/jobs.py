@@ -25,7 +25,7 @@ from meterhouse.warehouse.dbt import check_contracts, node_names, run_dbt
 from meterhouse.warehouse.lock import dbt_dir
 from meterhouse.warehouse.spark import Target, spark_marts
 
-# The heavy modules (Pandera, statsmodels, the PDF renderer) are imported by the job that
+# The heavy modules (Pandera, the forecaster, the PDF renderer) are imported by the job that
 # needs them, so the command line starts fast.
 if TYPE_CHECKING:
     import polars as pl
