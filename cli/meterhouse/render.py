@@ -251,7 +251,7 @@ def prices_imported(out: SafeConsole, done: PriceImport, effective_from: object)
         months = ", ".join(f"{m:%Y-%m}" for m in done.repriced_months)
         out.print(f"loaded usage of {months} is re-priced from {effective_from:%Y-%m-%d %H:%M}: "
                   "the next 'meterhouse build' (or the nightly job) re-rates those days and "
-                  "their draft invoices change.", highlight=False)  # fmt: skip
+                  "their draft invoices may change.", highlight=False)  # fmt: skip
 
 
 def quarantined(out: SafeConsole, change: HoldChange, release: bool) -> None:

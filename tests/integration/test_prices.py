@@ -166,6 +166,11 @@ def test_real_catalog_imports(db: Path) -> None:
     assert frame.height > 5000
 
 
+# requests large enough that a price change moves an invoice by more than a cent
+SIZES = {"input_tokens": [2_000_000] * 3, "cache_read_tokens": [500_000] * 3,
+         "output_tokens": [100_000] * 3, "reasoning_tokens": [0] * 3}  # fmt: skip
+
+
 def _month_cost(db: Path, month: str) -> Decimal:
     [(cost,)] = query(db, "select sum(api_cost_usd) from main.fct_usage_daily "
                           f"where date_trunc('month', usage_date) = date '{month}-01'")  # fmt: skip
@@ -182,13 +187,15 @@ def test_prices_imported_back_over_past_exports_reprice_the_drafts_only(
             "2026-08": datetime(2026, 8, 10, 12, tzinfo=UTC),
             "2026-09": datetime(2026, 9, 10, 12, tzinfo=UTC)}  # fmt: skip
     for month, at in days.items():
-        events = event_rows(3, prefix=f"{month}-", event_at=[at] * 3)
+        events = event_rows(3, prefix=f"{month}-", event_at=[at] * 3, **SIZES)
         assert run("ingest", write(f"{month}.parquet", events), "--db", db).exit_code == 0
     assert run("build", "--db", db).exit_code == 0  # priced by the shipped snapshot
     issued = run("invoice", "issue", "--month", "2026-07", "--db", db)
     assert issued.exit_code == 0, issued.output
     before = {m: _month_cost(db, m) for m in days}
-    [(july_total,)] = query(db, "select total_amount from app.issued_invoices")
+    drafts = "select invoice_month, total_amount from main.fct_invoices where status = 'draft'"
+    drafts_before = dict(query(db, drafts))
+    assert len(drafts_before) == 2  # August and September
 
     dearer = json.loads(json.dumps(CATALOG))
     dearer["gpt-4.1"]["input_cost_per_token"] = 3e-06
@@ -202,15 +209,18 @@ def test_prices_imported_back_over_past_exports_reprice_the_drafts_only(
     # independent: each event's uncached input at 3, cache reads at 0.5, output (reasoning
     # included, no price of its own) at 8 USD per 1M tokens
     for month in ("2026-08", "2026-09"):
-        tokens = event_rows(3).select("input_tokens", "cache_read_tokens", "output_tokens")
+        tokens = event_rows(3, **SIZES).select("input_tokens", "cache_read_tokens", "output_tokens")
         expected = sum(
             (Decimal(i - c) * 3 + Decimal(c) * Decimal("0.5") + Decimal(o) * 8) / 1_000_000
             for i, c, o in tokens.rows()
         )
         assert _month_cost(db, month) == expected != before[month]
-    assert _month_cost(db, "2026-07") == before["2026-07"]
-    assert query(db, "select total_amount from main.fct_invoices "
-                     "where invoice_month = date '2026-07-01'") == [(july_total,)]  # fmt: skip
+    assert _month_cost(db, "2026-07") == before["2026-07"]  # the issued month is not re-rated
+    drafts_after = dict(query(db, drafts))
+    assert drafts_after.keys() == drafts_before.keys()
+    assert all(drafts_after[m] > drafts_before[m] for m in drafts_before)  # dearer input
+    corrections = "select count(*) from main.fct_invoice_lines where line_type = 'correction'"
+    assert query(db, corrections) == [(0,)]  # nothing of July moved
 
     dearest = json.loads(json.dumps(CATALOG))
     dearest["gpt-4.1"]["input_cost_per_token"] = 4e-06

@@ -41,7 +41,8 @@ def prices_import(
     back over loaded usage (e.g. the start of past exports just loaded) while none of its
     months is issued: the command names the months re-priced, and the next build re-rates
     them. It is refused once a month from that date on is issued (an issued invoice never
-    changes), and before a price already in force for the same model, tier and class.
+    changes), and before a price already in force for the same model, service tier, context
+    tier and token class.
     """
     with user_errors():
         done = jobs.import_prices(resolve_db(db), litellm, effective_from)

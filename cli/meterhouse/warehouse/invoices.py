@@ -117,9 +117,9 @@ def read_month(
     )
     refused = {} if allow_unpriced else _unpriced(con, invoices, month)
     invoices, invalid = split_valid(INVOICES_IN, invoices)
-    refused.update(invalid)
-    lines, refused_lines = split_valid(LINES_IN, lines)
-    refused.update(refused_lines)
+    lines, invalid_lines = split_valid(LINES_IN, lines)
+    for tenant, why in [*invalid.items(), *invalid_lines.items()]:  # every reason, kept
+        refused[tenant] = f"{refused[tenant]}; {why}" if tenant in refused else why
     return MonthInvoices(
         invoices=invoices.filter(~pl.col("tenant_id").is_in(list(refused))).lazy(),
         lines=lines.filter(~pl.col("tenant_id").is_in(list(refused))).lazy(),
@@ -149,9 +149,10 @@ def _unpriced(
     return {
         tenant: (
             f"{tokens:,} tokens of unpriced usage ({models.get(tenant, 'see fct_unpriced_usage')})"
-            " that an invoice would leave out. Add a price (meterhouse prices import, or "
-            "seeds/reference/price_overrides.csv) or an alias (seeds/reference/model_aliases.csv)"
-            " and rebuild, or pass --allow-unpriced to invoice without it"
+            " that an invoice would leave out. Import a price (meterhouse prices import, then "
+            "build), or add one to seeds/reference/price_overrides.csv or an alias to "
+            "seeds/reference/model_aliases.csv (then build --full-refresh), or pass "
+            "--allow-unpriced to invoice without it"
         )
         for tenant, tokens in drafts.select("tenant_id", "unpriced_tokens").rows()
     }

@@ -178,7 +178,8 @@ create table if not exists raw.quarantined_gpu_hours (
 -- transaction that makes it, one row per UTC day it changed, under one new change_id (ids only
 -- grow). A load records the days of the rows it added ('load', with the files that brought
 -- them); `meterhouse quarantine` the days of the events it holds or releases ('quarantine',
--- 'release'). The incremental models re-rate every day recorded after the change they last
+-- 'release'); a back-dated price import every usage day from its start ('reprice'). The
+-- incremental models re-rate every day recorded after the change they last
 -- saw. Warehouses created before the record existed get the table empty (their first build of
 -- the incremental models is a full one).
 create table if not exists raw.changed_days (

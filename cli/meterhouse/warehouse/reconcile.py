@@ -7,7 +7,6 @@ Arrow, so DECIMAL money stays DECIMAL.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -57,9 +56,9 @@ def load_bill(path: Path) -> pl.DataFrame:
 
 
 def default_provider(con: duckdb.DuckDBPyConnection, bill: pl.DataFrame) -> str:
-    """The bill's ServiceProviderName in our events' provider spelling: looked up in the seed
-    provider_names ('Amazon Bedrock' -> 'bedrock'), else lower case without non-alphanumerics
-    ('OpenAI' -> 'openai')."""
+    """The bill's ServiceProviderName in our events' provider spelling, by the rule the
+    models use: the seed provider_names ('Amazon Bedrock' -> 'bedrock'), else the name in
+    lower case ('OpenAI' -> 'openai')."""
     names = sorted({n for n in bill["provider_name"].drop_nulls().to_list() if n})
     if len(names) != 1:
         found = ", ".join(names) or "none"
@@ -73,7 +72,7 @@ def default_provider(con: duckdb.DuckDBPyConnection, bill: pl.DataFrame) -> str:
     ).fetchall()
     if listed and listed[0][0]:
         return str(listed[0][0])
-    return re.sub(r"[^0-9a-z]", "", names[0].lower())
+    return names[0].strip().lower()
 
 
 def read_metered(

@@ -26,7 +26,7 @@ listed_cards as (
 -- cards price a plan of that name themselves (docs/pricing.md)
 default_card as (
     select
-        '{{ var("default_plan_id", "") }}' as plan_id,
+        '{{ var("default_plan_id", none) or "" }}' as plan_id,
         '*' as model_id,
         '*' as token_class,
         cast({{ var('default_plan_markup_ratio', 0) }} as decimal(9, 6)) as markup_ratio,

@@ -13,6 +13,21 @@ fx_rates as (
     select * from {{ ref('fx_rates') }}
 ),
 
+-- per invoice: the prepaid credit drawn and the discounts given, their corrections of an
+-- issued month included (a correction line counts as the line type it corrects)
+invoice_parts as (
+    select
+        invoice_id,
+        sum(case when coalesce(corrected_line_type, line_type) in
+            ({{ line_types_of_total('credits_applied') }}) then amount else 0 end)
+            as credit_amount,
+        sum(case when coalesce(corrected_line_type, line_type) in
+            ({{ line_types_of_total('discounts') }}) then amount else 0 end)
+            as discount_amount
+    from {{ ref('fct_invoice_lines') }}
+    group by invoice_id
+),
+
 api_usage as (
     select * from {{ ref('int_usage_priced_daily') }}
     where not is_self_hosted
@@ -30,13 +45,14 @@ revenue as (
         invoices.invoice_id,
         invoices.currency,
         invoices.total_amount,
-        invoices.total_amount - invoices.credits_applied as earned_amount,
-        -invoices.discounts as discounts_amount,
+        invoices.total_amount - coalesce(invoice_parts.credit_amount, 0) as earned_amount,
+        -coalesce(invoice_parts.discount_amount, 0) as discounts_amount,
         fx_rates.units_per_usd,
         row_number() over (
             partition by invoices.invoice_id order by fx_rates.rate_month desc
         ) as fx_rank
     from invoices
+    left join invoice_parts on invoice_parts.invoice_id = invoices.invoice_id
     left join fx_rates
         on fx_rates.currency = invoices.currency
         and fx_rates.rate_month <= invoices.invoice_month
