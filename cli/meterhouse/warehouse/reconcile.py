@@ -72,7 +72,7 @@ def default_provider(con: duckdb.DuckDBPyConnection, bill: pl.DataFrame) -> str:
     ).fetchall()
     if listed and listed[0][0]:
         return str(listed[0][0])
-    return names[0].strip().lower()
+    return str(names[0]).strip().lower()
 
 
 def read_metered(
