@@ -43,6 +43,13 @@ def write_catalog(path: Path, catalog: dict[str, Any]) -> Path:
     return path
 
 
+def gpt_input_at(path: Path, usd_per_token: float) -> Path:
+    """CATALOG with another gpt-4.1 input price, written to `path`."""
+    changed = json.loads(json.dumps(CATALOG))
+    changed["gpt-4.1"]["input_cost_per_token"] = usd_per_token
+    return write_catalog(path, changed)
+
+
 def price_rows(db: Path) -> list[tuple[Any, ...]]:
     return query(
         db,
@@ -68,9 +75,7 @@ def test_import_reads_token_classes_tiers_and_context_tiers(tmp_path: Path, db: 
 def test_reimport_closes_changed_prices_and_keeps_history(tmp_path: Path, db: Path) -> None:
     first = write_catalog(tmp_path / "july.json", CATALOG)
     run("prices", "import", "--litellm", first, "--effective-from", "2026-07-24", "--db", db)
-    cheaper = json.loads(json.dumps(CATALOG))
-    cheaper["gpt-4.1"]["input_cost_per_token"] = 1.5e-06
-    second = write_catalog(tmp_path / "sept.json", cheaper)
+    second = gpt_input_at(tmp_path / "sept.json", 1.5e-06)
     result = run("prices", "import", "--litellm", second, "--effective-from", "2026-09-15",
                  "--db", db)  # fmt: skip
     assert result.exit_code == 0, result.output
@@ -114,9 +119,7 @@ def test_usage_is_rated_at_the_price_in_force_and_later_imports_change_nothing(
 ) -> None:
     """Rated at the price in force at event_at; a later import never re-prices history."""
     july = write_catalog(tmp_path / "july.json", CATALOG)
-    cheaper = json.loads(json.dumps(CATALOG))
-    cheaper["gpt-4.1"]["input_cost_per_token"] = 1.5e-06
-    sept = write_catalog(tmp_path / "sept.json", cheaper)
+    sept = gpt_input_at(tmp_path / "sept.json", 1.5e-06)
     run("prices", "import", "--litellm", july, "--effective-from", "2026-07-24", "--db", db)
     run("prices", "import", "--litellm", sept, "--effective-from", "2026-09-15T12:00:00",
         "--db", db)  # fmt: skip
@@ -131,9 +134,7 @@ def test_usage_is_rated_at_the_price_in_force_and_later_imports_change_nothing(
     rated = query(db, costs)
     assert rated == [("r0", Decimal(2)), ("r1", Decimal("1.5"))]
 
-    dearer = json.loads(json.dumps(CATALOG))
-    dearer["gpt-4.1"]["input_cost_per_token"] = 9e-06
-    october = write_catalog(tmp_path / "oct.json", dearer)
+    october = gpt_input_at(tmp_path / "oct.json", 9e-06)
     retro = run("prices", "import", "--litellm", october, "--effective-from", "2026-09-15",
                 "--db", db)  # fmt: skip
     assert retro.exit_code == 2  # a price already starts after it: type-2 history stays
@@ -197,9 +198,7 @@ def test_prices_imported_back_over_past_exports_reprice_the_drafts_only(
     drafts_before = dict(query(db, drafts))
     assert len(drafts_before) == 2  # August and September
 
-    dearer = json.loads(json.dumps(CATALOG))
-    dearer["gpt-4.1"]["input_cost_per_token"] = 3e-06
-    catalog = write_catalog(tmp_path / "catalog.json", dearer)
+    catalog = gpt_input_at(tmp_path / "catalog.json", 3e-06)
     done = run("prices", "import", "--litellm", catalog, "--effective-from", "2026-08-01",
                "--db", db)  # fmt: skip
     assert done.exit_code == 0, done.output
@@ -222,9 +221,7 @@ def test_prices_imported_back_over_past_exports_reprice_the_drafts_only(
     corrections = "select count(*) from main.fct_invoice_lines where line_type = 'correction'"
     assert query(db, corrections) == [(0,)]  # nothing of July moved
 
-    dearest = json.loads(json.dumps(CATALOG))
-    dearest["gpt-4.1"]["input_cost_per_token"] = 4e-06
-    agreed = write_catalog(tmp_path / "agreed.json", dearest)
+    agreed = gpt_input_at(tmp_path / "agreed.json", 4e-06)
     into_july = run("prices", "import", "--litellm", agreed, "--effective-from", "2026-07-15",
                     "--db", db)  # fmt: skip
     output = " ".join(into_july.output.split())
