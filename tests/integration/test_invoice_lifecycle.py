@@ -148,3 +148,46 @@ def test_a_month_not_over_is_not_issued(sample: tuple[Path, Path]) -> None:
     result = run("invoice", "issue", "--month", month, "--db", db)
     assert result.exit_code == 2
     assert f"{month} is not over yet" in result.output
+
+
+def unit_prices(db: Path, invoice_id: str) -> list[tuple[Any, ...]]:
+    return query(db, "select model_id, token_class, unit_price_per_1m_tokens from "
+                     f"main.fct_invoice_lines where invoice_id = '{invoice_id}' "
+                     "and line_type = 'usage' order by all")  # fmt: skip
+
+
+def test_an_issued_month_keeps_its_prices_when_the_plan_is_changed_back_in_time(
+    sample: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """A contract edited after its month was issued (here: another plan, from before that
+    month) prices the open months anew and leaves the issued one as issued: no correction
+    lines, since no usage changed (docs/decisions/0024)."""
+    events, db = sample
+    nightly(sample)
+    path = events / "contracts" / "tenant_contracts.csv"
+    with path.open(newline="") as handle:
+        contracts = list(csv.DictReader(handle))
+    plans: dict[str, set[str]] = {}
+    for contract in contracts:
+        plans.setdefault(contract["tenant_id"], set()).add(contract["plan_id"])
+    tenant = next(t for t, named in sorted(plans.items()) if named == {"standard"})
+    september, october = f"INV-202609-{tenant}", f"INV-202610-{tenant}"
+    ok("invoice", "issue", "--month", "2026-09", "--db", db)
+    issued = month_files(db, tmp_path / "first")
+    issued_prices, draft_prices = unit_prices(db, september), unit_prices(db, october)
+
+    for contract in contracts:
+        if contract["tenant_id"] == tenant:
+            contract["plan_id"] = "enterprise"
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(contracts[0]))
+        writer.writeheader()
+        writer.writerows(contracts)
+    nightly(sample)
+
+    assert corrections(db) == []
+    assert month_files(db, tmp_path / "second") == issued
+    assert unit_prices(db, september) == issued_prices
+    repriced = unit_prices(db, october)
+    assert [row[:2] for row in repriced] == [row[:2] for row in draft_prices]
+    assert repriced != draft_prices  # October is billed on the new plan

@@ -5,6 +5,10 @@
 -- at the latest FX rate of or before the month. Failed requests are billed only when the
 -- contract says so. The one place a sell price is decided: invoice lines and the request
 -- trace (fct_invoice_line_requests) both join it.
+-- An issued tenant-month keeps the sell prices it was issued with (app.issued_sell_prices,
+-- docs/decisions/0024): a later rate card, default plan, markup or FX rate never reprices it.
+-- A key its issue did not price (usage loaded since, of a model or at a list price the month
+-- had none of) is priced as above.
 with daily as (
     select * from {{ ref('int_usage_priced_daily') }}
     where is_priced
@@ -110,7 +114,7 @@ fx_matches as (
     where rate_matches.specificity_rank = 1
 ),
 
-final as (
+computed as (
     select
         tenant_id,
         invoice_month,
@@ -127,6 +131,43 @@ final as (
         ) as unit_price_per_1m_tokens
     from fx_matches
     where fx_rank = 1
+),
+
+issued as (
+    select
+        invoices.tenant_id,
+        invoices.invoice_month,
+        frozen.model_id,
+        frozen.is_success,
+        frozen.token_class,
+        frozen.list_usd_per_1m_tokens,
+        invoices.currency,
+        frozen.is_billable,
+        frozen.unit_price_per_1m_tokens
+    from {{ ref('stg_app__issued_sell_prices') }} as frozen
+    inner join {{ ref('stg_app__issued_invoices') }} as invoices
+        on invoices.invoice_id = frozen.invoice_id
+),
+
+final as (
+    select
+        computed.tenant_id,
+        computed.invoice_month,
+        computed.model_id,
+        computed.is_success,
+        computed.token_class,
+        computed.list_usd_per_1m_tokens,
+        case when issued.tenant_id is null then computed.currency else issued.currency end
+            as currency,
+        case when issued.tenant_id is null then computed.is_billable else issued.is_billable end
+            as is_billable,
+        case
+            when issued.tenant_id is null then computed.unit_price_per_1m_tokens
+            else issued.unit_price_per_1m_tokens
+        end as unit_price_per_1m_tokens
+    from computed
+    left join issued
+        on {{ matches_sell_price('issued', 'computed') }}
 )
 
 select * from final

@@ -14,8 +14,8 @@
 --     issue (now, on a draft) but did not at the last issue that covered its month (late
 --     events, released ones: their tokens), or the other way round (events held since: their
 --     tokens, negative). This is exact for corrections made by late, held and released
---     events; one made by a retroactive contract edit is not (the warning test
---     assert_line_requests_sum_to_correction_lines says so).
+--     events; one made by a list price re-rated into an issued month is not (the warning
+--     test assert_line_requests_sum_to_correction_lines says so).
 with lines as (
     select * from {{ ref('fct_invoice_lines') }}
     where coalesce(corrected_line_type, line_type) = 'usage'
