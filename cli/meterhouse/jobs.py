@@ -264,14 +264,20 @@ def backtest(db: Path, tenants: list[str], horizons: tuple[int, ...], origins: i
 
 
 def export_focus(db: Path, month: date, tenants: list[str], issuer: str, out_file: Path
-                 ) -> tuple[pl.DataFrame, str]:  # fmt: skip
-    """The month's invoice lines as FOCUS rows, written to `out_file`; and the FOCUS version."""
+                 ) -> tuple[pl.DataFrame, dict[str, str], str]:  # fmt: skip
+    """The month's invoice lines as FOCUS rows, written to `out_file`; the tenants left out,
+    with why; and the FOCUS version."""
     from meterhouse.warehouse.focus import FOCUS_VERSION, read_focus, write_focus
 
     with connect(db, read_only=True) as con:
-        rows = read_focus(con, month, tenants, issuer)
+        rows, refused = read_focus(con, month, tenants, issuer)
+    if rows.is_empty():
+        raise MeterhouseError(
+            f"no FOCUS rows written for {month:%Y-%m}: every tenant's rows fail the export's "
+            "check (" + "; ".join(f"{t}: {why}" for t, why in sorted(refused.items())) + ")."
+        )
     write_focus(rows, out_file)
-    return rows, FOCUS_VERSION
+    return rows, refused, FOCUS_VERSION
 
 
 def reconcile(db: Path, bill: Path, month: date, ratio: Decimal, provider: str | None,

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
+import polars as pl
 import pytest
 from typer.testing import Result
 
@@ -269,3 +270,28 @@ def test_a_warehouse_path_with_a_backslash_is_refused_in_one_line(tmp_path: Path
     done = run("ingest", tmp_path / "day.parquet", "--db", folder / "warehouse.duckdb")
     _one_error_line(done, "holds a backslash")
     assert not (tmp_path / "back").exists()
+
+
+def test_a_tenant_whose_focus_rows_fail_the_check_is_left_out_by_name(
+    built: Path, tmp_path: Path
+) -> None:
+    """A FOCUS mart gone wrong for one tenant leaves that tenant out, by name (exit 1), and
+    exports the others; one gone wrong for every row is one error line and no file."""
+    db, out = tmp_path / "copy.duckdb", tmp_path / "focus.csv"
+    shutil.copyfile(built, db)
+    with duckdb.connect(str(db)) as con:
+        con.execute("update main.fct_focus_billing set BillingCurrency = 'usd' "
+                    "where SubAccountId = 'tn_1'")  # fmt: skip
+    done = run("export", "focus", "--month", "2026-10", "--db", db, "--out", out)
+    assert done.exit_code == 1, done.output
+    assert "Traceback" not in done.output
+    assert "refused tn_1: no FOCUS rows written for 2026-10: BillingCurrency fails" in done.output
+    tenants = set(pl.read_csv(out, infer_schema=False)["SubAccountId"])
+    assert tenants == {"tn_0", "tn_2", "tn_3", "tn_4"}
+
+    out.unlink()
+    with duckdb.connect(str(db)) as con:
+        con.execute("alter table main.fct_focus_billing drop column ConsumedUnit")
+    _one_error_line(run("export", "focus", "--month", "2026-10", "--db", db, "--out", out),
+                    "ConsumedUnit", "nothing was written")  # fmt: skip
+    assert not out.exists()

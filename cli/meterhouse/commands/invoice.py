@@ -105,8 +105,8 @@ def explain(
         found = jobs.explain(resolve_db(db), invoice_id, line, out_file)
     render.explained(out, found, invoice_id, line, show, out_file)
     if not found.adds_up:
-        warn("the requests do not add up to the line: it was changed by a contract edit, not "
-             "only by requests (docs/invoice-schema.md).")  # fmt: skip
+        warn("the requests do not add up to the line: a list price was re-rated into an "
+             "issued month, so not only requests changed it (docs/invoice-schema.md).")  # fmt: skip
         raise typer.Exit(1)
 
 
@@ -125,10 +125,13 @@ def export_focus(
 ) -> None:
     """Write a month's invoice lines as FOCUS billing rows (the version is printed, and named
     in docs/focus-export.md): one row per line, BilledCost summing to each invoice's total,
-    corrections as ChargeClass Correction."""
+    corrections as ChargeClass Correction. A tenant whose rows fail the export's check is
+    left out by name and the others are written (exit 1)."""
     with user_errors():
         when = month(month_text)
-        rows, version = jobs.export_focus(resolve_db(db), when, tenant or [], issuer, out_file)
+        rows, left_out, version = jobs.export_focus(resolve_db(db), when, tenant or [], issuer,
+                                                    out_file)  # fmt: skip
     invoices = rows["InvoiceId"].n_unique()
     out.print(f"wrote {len(rows):,} FOCUS {version} rows of {invoices:,} invoice(s) for "
               f"{when:%Y-%m} to {out_file}", highlight=False)  # fmt: skip
+    refused(left_out, f"no FOCUS rows written for {when:%Y-%m}")

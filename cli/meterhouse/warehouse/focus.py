@@ -19,6 +19,7 @@ import polars.selectors as cs
 from meterhouse.core.text import csv_safe
 from meterhouse.errors import MeterhouseError
 from meterhouse.files import write_whole
+from meterhouse.schemas.invoices import split_valid
 from meterhouse.warehouse.db import frame, require_built
 
 # The FOCUS version the export follows, stated here only: fct_focus_billing and
@@ -51,8 +52,10 @@ FOCUS_OUT = pa.DataFrameSchema(
 
 def read_focus(
     con: duckdb.DuckDBPyConnection, month: date, tenants: list[str], issuer: str
-) -> pl.DataFrame:
-    """The month's FOCUS rows (of `tenants`, when given), the issuer filled in on drafts."""
+) -> tuple[pl.DataFrame, dict[str, str]]:
+    """The month's FOCUS rows (of `tenants`, when given), the issuer filled in on drafts, and
+    the tenants left out because a row of theirs fails FOCUS_OUT, with why: one tenant's bad
+    row never stops the others' export."""
     require_built(con, "FOCUS mart", "main.fct_focus_billing")
     rows = frame(
         con,
@@ -75,7 +78,20 @@ def read_focus(
         cs.datetime(time_zone=None).dt.replace_time_zone("UTC"),
         cs.datetime(time_zone="*").dt.convert_time_zone("UTC"),
     )
-    return FOCUS_OUT.validate(filled)
+    try:
+        return split_valid(FOCUS_OUT, filled, key="SubAccountId")
+    except pa.errors.SchemaErrors as exc:  # a missing column or a wrong type: every row
+        cases = exc.failure_cases.select("column", "check", "failure_case")
+        what = "; ".join(  # a missing column: Pandera names it as the failure case
+            dict.fromkeys(f"{case} is missing" if check == "column_in_dataframe"
+                          else f"{column} fails {check}"
+                          for column, check, case in cases.iter_rows())
+        )  # fmt: skip
+        raise MeterhouseError(
+            f"the FOCUS rows of {month:%Y-%m} fail the export's check ({what}), so nothing was "
+            "written: rebuild the marts ('meterhouse build'); if it stays, the FOCUS mart is "
+            "at fault (docs/focus-export.md)."
+        ) from exc
 
 
 def write_focus(frame: pl.DataFrame, out: Path) -> None:
