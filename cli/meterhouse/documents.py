@@ -56,5 +56,5 @@ def render_invoices(
                 for suffix in (".json", ".csv"):
                     files.pop(f"{name}{suffix}", None)
             if done == total or done % max(1, total // 20) == 0:  # about 20 updates
-                report("render PDF", done, total)
+                report(f"render PDF {invoice}", done, total)
     return files, refused

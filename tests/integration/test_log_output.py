@@ -172,3 +172,14 @@ def test_a_report_in_a_log_is_never_cut(
     status = _run("status", "--db", db)
     assert status.returncode == 0, status.stderr
     assert "…" not in status.stdout
+
+
+def test_invoice_progress_in_a_log_names_the_invoice_it_draws(night: Night, tmp_path: Path) -> None:
+    _, db, _ = night
+    done = _run("invoice", "--month", "2026-09", "--format", "pdf", "--db", db,
+                "--out", tmp_path / "invoices")  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    drawn = [line for line in done.stderr.splitlines() if "render PDF" in line]
+    assert drawn, done.stderr
+    assert all(re.search(r"render PDF INV-202609-\S+", line) for line in drawn), drawn
+    assert any(TENANTS[-1] in line for line in drawn), drawn  # the last one drawn, at 100%
