@@ -2,10 +2,12 @@
 
 Methods, all on log1p(tokens) so that intervals stay positive and multiplicative noise is
 additive (docs/forecasting.md, docs/decisions/0019):
-- `ets_seasonal_naive` (the default for 4+ weeks of history): the average of a damped ETS
-  forecast and the seasonal-naive one. Forecasting competitions (M3, M4) found such simple
+- `ets_seasonal_naive` (the default for 4+ weeks of history): a weighted average of a damped
+  ETS forecast and the seasonal-naive one. Forecasting competitions (M3, M4) found such simple
   combinations more accurate than either method, and than picking one per series on a short
-  validation window, which a single odd week (a token storm) can tip the wrong way.
+  validation window, which a single odd week (a token storm) can tip the wrong way. The ETS
+  weight is fitted per band of days ahead (1-7, 8-14, 15+) on rolling origins inside the
+  series' own history, pulled toward 0.65 where that history is short.
 - `ets`: additive error, damped additive trend, additive weekly season, fitted here by a grid
   search over the smoothing parameters (vectorised over the grid: ~2 ms a series, where an
   optimiser took ~100 ms); analytic intervals.
@@ -38,8 +40,11 @@ Z80, Z95 = 1.2815515655446004, 1.959963984540054
 MIN_ETS_DAYS, MIN_NAIVE_DAYS = 4 * SEASON, 2 * SEASON
 HUBER_K = 2.0  # errors beyond this many robust sds update the states as if they were this
 FIT_DAYS = 26 * SEASON  # ETS is fitted on the last half year at most
-ETS_WEIGHT = 0.65  # of the combination; the rest is seasonal naive (bench/forecast.py)
+ETS_WEIGHT = 0.65  # the combination's prior ETS weight; the rest is seasonal naive
 CHOICE_DAYS = 14  # parameters are chosen on their forecasts up to this many days ahead
+BANDS = ((1, 7), (8, 14), (15, 30))  # days ahead that share one fitted combination weight
+WEIGHTS = np.linspace(0.0, 1.0, 21)  # the ETS weights a band may choose from
+PRIOR_ORIGINS = 10  # a band's weight: its fitted one and ETS_WEIGHT as if from this many origins
 METHODS = ("ets_seasonal_naive", "ets", "seasonal_naive", "recent_mean")
 BASELINES = ("naive", "seasonal_naive")
 
@@ -105,6 +110,7 @@ class EtsFit:
     trend: float
     season: np.ndarray  # the next 7 days' seasonal terms, tomorrow first
     fitted: np.ndarray  # the one-step forecast of every day of the history
+    paths: np.ndarray  # (days, 30): the forecasts 1-30 days ahead made before each day
 
 
 def _start(x: np.ndarray, ok: np.ndarray) -> tuple[float, float, np.ndarray]:
@@ -133,12 +139,13 @@ def _robust_scale(x: np.ndarray, ok: np.ndarray) -> float:
 
 
 def _smooth(x: np.ndarray, ok: np.ndarray, params: np.ndarray, keep: bool = False
-            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+            ) -> tuple[np.ndarray, ...]:  # fmt: skip
     """Run ETS(A,Ad,A) with each row of `params` over `x`, all rows at once. Days not `ok`
     are skipped (no error, no update); errors beyond HUBER_K robust sds update the states
     as if they were that large. Returns per row the sum of absolute errors of the forecasts
     1 to CHOICE_DAYS days ahead from every day (what the grid is searched on), the final level,
-    trend and weekday terms, and (with `keep`) the one-step forecasts."""
+    trend and weekday terms, and (with `keep`, for the first row) the one-step forecasts and
+    the forecasts 1 to BANDS[-1][1] days ahead made before every day."""
     alpha, beta, gamma, phi = params.T
     level0, trend0, season0 = _start(x, ok)
     level, trend = np.full(len(params), level0), np.full(len(params), trend0)
@@ -147,6 +154,9 @@ def _smooth(x: np.ndarray, ok: np.ndarray, params: np.ndarray, keep: bool = Fals
     limit = HUBER_K * _robust_scale(x, ok)
     damped = np.cumsum(phi[:, None] ** np.arange(1, CHOICE_DAYS + 1), axis=1)
     fitted = np.zeros((len(x), len(params))) if keep else np.zeros((0, len(params)))
+    path_steps = np.arange(BANDS[-1][1])
+    path_damped = np.cumsum(phi[0] ** (path_steps + 1))
+    paths = np.zeros((len(x) if keep else 0, len(path_steps)))
     for t, value in enumerate(x):
         j = t % SEASON
         if not keep:  # the forecasts of the next CHOICE_DAYS days from here, scored
@@ -158,6 +168,7 @@ def _smooth(x: np.ndarray, ok: np.ndarray, params: np.ndarray, keep: bool = Fals
         predicted = base + season[:, j]
         if keep:
             fitted[t] = predicted
+            paths[t] = level[0] + path_damped * trend[0] + season[0, (t + path_steps) % SEASON]
         if not ok[t]:
             level, trend = base, phi * trend
             continue
@@ -166,7 +177,7 @@ def _smooth(x: np.ndarray, ok: np.ndarray, params: np.ndarray, keep: bool = Fals
         level = base + alpha * error
         trend = phi * trend + beta * error
         season[:, j] += gamma * error
-    return sae, level, trend, season, fitted
+    return sae, level, trend, season, fitted, paths
 
 
 def fit_ets(log_y: np.ndarray, storms: np.ndarray | None = None) -> EtsFit:
@@ -177,14 +188,14 @@ def fit_ets(log_y: np.ndarray, storms: np.ndarray | None = None) -> EtsFit:
     ok = np.ones(len(x), dtype=bool) if storms is None else ~storms[-FIT_DAYS:]
     sae = _smooth(x, ok, GRID)[0]
     best = GRID[int(np.argmin(sae))][None, :]
-    _, level, trend, season, fitted = _smooth(x, ok, best, keep=True)
+    _, level, trend, season, fitted, paths = _smooth(x, ok, best, keep=True)
     # The spread of the middle 80% of one-step errors, not their RMS: a small tenant's quiet
     # days are errors of -9 on the log scale, and an RMS with them made 80% intervals cover 90%.
     errors = (x - fitted[:, 0])[ok]
     sigma = float(np.quantile(errors, 0.9) - np.quantile(errors, 0.1)) / (2 * Z80)
     ahead = np.roll(season[0], -(len(x) % SEASON))
     return EtsFit(best[0], max(sigma, 0.01), float(level[0]), float(trend[0]), ahead,
-                  fitted[:, 0])  # fmt: skip
+                  fitted[:, 0], paths)  # fmt: skip
 
 
 def ets_forecast(fit: EtsFit, h: int) -> tuple[np.ndarray, np.ndarray]:
@@ -236,10 +247,11 @@ def forecast_series(
             recent = flagged[-len(fit.fitted) :]
             cleaned[-len(fit.fitted) :][recent] = fit.fitted[recent]
             naive_mean, naive_sd = seasonal_naive(cleaned, h)
+            weight = band_weights(log_y, cleaned, flagged, fit.paths)[_band(h)]
             return _tokens(
                 "ets_seasonal_naive",
-                ETS_WEIGHT * mean + (1 - ETS_WEIGHT) * naive_mean,
-                _combined_sd(sd, naive_sd),
+                weight * mean + (1 - weight) * naive_mean,
+                _combined_sd(weight, sd, naive_sd),
             )
         method = "seasonal_naive"
     if method == "seasonal_naive" and _usable(method, len(log_y)):
@@ -250,10 +262,47 @@ def forecast_series(
     return _tokens("recent_mean", *recent_mean(log_y, h))
 
 
-def _combined_sd(ets_sd: np.ndarray, naive_sd: np.ndarray) -> np.ndarray:
+def _band(h: int) -> np.ndarray:
+    """The index in BANDS of each day 1 to h ahead (the last band goes on beyond its end)."""
+    ends = np.array([end for _, end in BANDS[:-1]])
+    band: np.ndarray = np.searchsorted(ends, np.arange(1, h + 1), side="left")
+    return band
+
+
+def band_weights(
+    log_y: np.ndarray, cleaned: np.ndarray, storms: np.ndarray, paths: np.ndarray
+) -> np.ndarray:
+    """The ETS weight of the combination for each of BANDS, fitted on rolling origins inside
+    the history: from every day from the third week on, ETS's forecasts (`paths`, with the
+    parameters fitted) and seasonal naive's (`cleaned` a week before) of the days after it
+    that the history has, storm days not scored. Per band, the weight of WEIGHTS with the
+    least absolute error in tokens (what MASE scores), pulled toward ETS_WEIGHT as if
+    ETS_WEIGHT had PRIOR_ORIGINS origins of its own: a new tenant has few long-range pairs."""
+    n, ahead = paths.shape
+    y, cleaned, ok = log_y[-n:], cleaned[-n:], ~storms[-n:]
+    origin, step = np.meshgrid(np.arange(n), np.arange(ahead), indexing="ij")
+    day = origin + step
+    use = (origin >= 2 * SEASON) & (day < n)
+    use[use] = ok[day[use]]
+    origin, step, day = origin[use], step[use], day[use]
+    ets, naive = paths[origin, step], cleaned[origin - SEASON + step % SEASON]
+    weights = np.full(len(BANDS), ETS_WEIGHT)
+    for i, (first, last) in enumerate(BANDS):
+        band = (step >= first - 1) & (step <= last - 1)
+        if not band.any():
+            continue
+        made = WEIGHTS[:, None] * ets[band] + (1 - WEIGHTS[:, None]) * naive[band]
+        error = np.abs(np.expm1(made) - np.expm1(y[day[band]])).sum(axis=1)
+        origins = band.sum() / (last - first + 1)
+        best = WEIGHTS[int(np.argmin(error))]
+        weights[i] = (origins * best + PRIOR_ORIGINS * ETS_WEIGHT) / (origins + PRIOR_ORIGINS)
+    return weights
+
+
+def _combined_sd(weight: np.ndarray, ets_sd: np.ndarray, naive_sd: np.ndarray) -> np.ndarray:
     """The sd of the weighted average of the two forecasts, their errors taken to correlate
     at 0.5 (both follow the same days)."""
-    a, b = ETS_WEIGHT * ets_sd, (1 - ETS_WEIGHT) * naive_sd
+    a, b = weight * ets_sd, (1 - weight) * naive_sd
     sd: np.ndarray = np.sqrt(a**2 + b**2 + a * b)
     return sd
 
