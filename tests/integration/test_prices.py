@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import json
+import shutil
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -12,6 +14,8 @@ import polars as pl
 import pytest
 
 from tests.conftest import SHARED_DATA, event_rows, query, run
+
+REPO = Path(__file__).resolve().parents[2]
 
 CATALOG: dict[str, Any] = {
     "sample_spec": {"mode": "one of: chat, embedding", "input_cost_per_token": 0.0},
@@ -228,3 +232,52 @@ def test_prices_imported_back_over_past_exports_reprice_the_drafts_only(
     assert into_july.exit_code == 2, output
     assert "issued invoices: 2026-07" in output
     assert "--effective-from 2026-08-01 or later" in output
+
+
+def test_an_edited_price_override_re_rates_the_loaded_days_at_the_next_build(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An operator edits a self-hosted price back in time in their project's
+    seeds/reference/price_overrides.csv: the next plain build says so and re-rates every loaded
+    day, so drafts sell at the new list price (not the old one on days already rated)."""
+    project = tmp_path / "project"
+    project.mkdir()
+    for part in ("dbt_project.yml", "profiles.yml", "models", "macros", "seeds", "analyses"):
+        source = REPO / part
+        if source.is_dir():
+            shutil.copytree(source, project / part)
+        else:
+            shutil.copyfile(source, project / part)
+    shutil.copytree(REPO / "tests" / "dbt", project / "tests" / "dbt")
+    monkeypatch.setenv("METERHOUSE_PROJECT_DIR", str(project))
+    sample, db = tmp_path / "sample", tmp_path / "warehouse.duckdb"
+    assert run("generate", "--out", sample, "--days", 35, "--tenants", 3,
+               "--events-per-day", 300).exit_code == 0  # fmt: skip
+    first = run("nightly", "--events", sample / "events", "--contracts", sample / "contracts",
+                "--db", db)  # fmt: skip
+    assert first.exit_code == 0, first.output
+    assert "rating inputs changed" not in first.output
+    overrides = project / "seeds" / "reference" / "price_overrides.csv"
+    rows = list(csv.DictReader(overrides.open(newline="")))
+    used = {m for (m,) in query(db, "select distinct model_id from main.fct_sell_prices")}
+    row = next(r for r in rows if r["model_id"] in used and r["token_class"] == "input")
+    listed = ("select distinct list_usd_per_1m_tokens from main.fct_sell_prices "
+              f"where model_id = '{row['model_id']}' and token_class = 'input'")  # fmt: skip
+    old_price = Decimal(row["usd_per_1m_tokens"])
+    assert query(db, listed) == [(old_price,)]
+
+    row["usd_per_1m_tokens"] = str(old_price + Decimal("0.02"))  # from the same past date
+    with overrides.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    again = run("nightly", "--events", sample / "events", "--contracts", sample / "contracts",
+                "--db", db)  # fmt: skip
+    assert again.exit_code == 0, again.output
+    assert ("the rating inputs changed since the loaded days were rated "
+            "(seeds/reference/price_overrides.csv): this build re-rates every loaded day"
+            ) in again.stderr  # fmt: skip
+    assert query(db, listed) == [(old_price + Decimal("0.02"),)]
+    quiet = run("build", "--contracts", sample / "contracts", "--db", db)
+    assert quiet.exit_code == 0, quiet.output
+    assert "rating inputs changed" not in quiet.output

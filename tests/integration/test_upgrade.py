@@ -112,6 +112,10 @@ def test_a_warehouse_of_the_commit_before_upgrades_once_and_keeps_its_issued_inv
 
     built = run("build", "--contracts", sample / "contracts", "--db", db)
     assert built.exit_code == 0, built.output
+    assert ("the rating inputs changed since the loaded days were rated (no record of what the "
+            "rated days were rated with): this build re-rates the loaded days from 2026-10-01 "
+            "on (the months issued for every tenant keep the rating they were issued with)"
+            ) in built.stderr  # fmt: skip
     again = run("invoice", "--month", MONTH, "--format", "json", "--db", db,
                 "--out", tmp_path / "after")  # fmt: skip
     assert again.exit_code == 0, again.output

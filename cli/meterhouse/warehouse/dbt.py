@@ -24,12 +24,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
+
 from meterhouse.errors import MeterhouseError
 from meterhouse.paths import project_dir
 from meterhouse.schemas.contracts import check_contract_folder
+from meterhouse.terminal import printable_line
 from meterhouse.warehouse.db import DB_ENV, connect, describe_duckdb_text
 from meterhouse.warehouse.dbt_output import node_name, report, run_logged
 from meterhouse.warehouse.lock import dbt_dir, warehouse_lock
+from meterhouse.warehouse.prices import reprice_if_rating_changed
 from meterhouse.warehouse.spark import (
     SOURCE_SCHEMAS,
     SPARK_DIR_ENV,
@@ -48,6 +52,8 @@ CONTRACT_FILES = ("tenant_contracts", "contract_volume_tiers", "credit_grants")
 # Optional in an operator's folder: without it the fleet is empty (no GPU hours can be priced).
 OPTIONAL_FILES = ("gpu_inventory",)
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
+# In the dbt folder: the project files the rated days were rated with (warehouse.prices)
+RATED_WITH = "rated-with.json"
 
 
 def _dbt_executable() -> str:
@@ -139,6 +145,8 @@ def run_dbt(
                 str(project_dir()), "--target", target, "--target-path", str(own / "target"),
                 "--log-path", str(own / "logs"), *extra]  # fmt: skip
         with connect(db) as con:  # creates the raw tables the sources name, on any warehouse
+            if command == "build":
+                _reprice_if_rating_changed(con, db, target)
             if target == "spark":
                 for schema in SOURCE_SCHEMAS:
                     export_raw_layer(con, spark_dir(db) / schema, schema)
@@ -157,6 +165,23 @@ def run_dbt(
             "loaded events are kept; fix the cause and run 'meterhouse build' again."
         )
     return DbtRun(returncode, found.failed, found.billing)
+
+
+def _reprice_if_rating_changed(con: duckdb.DuckDBPyConnection, db: Path, target: Target) -> None:
+    """Every loaded day re-rated by this build when the project files that rate a day changed
+    since the days were rated (warehouse.prices.reprice_if_rating_changed), and it says so."""
+    rated = spark_dir(db).exists() if target == "spark" else bool(con.execute(
+        "select 1 from duckdb_tables() where schema_name = 'main' "
+        "and table_name = 'int_usage_days_rated'").fetchall())  # fmt: skip
+    changed, since = reprice_if_rating_changed(con, dbt_dir(db) / RATED_WITH, project_dir(), rated)
+    if changed:
+        more = f" and {len(changed) - 5} more" if len(changed) > 5 else ""
+        days = "every loaded day" if since is None else (
+            f"the loaded days from {since:%Y-%m-%d} on (the months issued for every tenant keep "
+            "the rating they were issued with)")  # fmt: skip
+        print(printable_line(f"the rating inputs changed since the loaded days were rated "
+                             f"({', '.join(changed[:5])}{more}): this build re-rates {days}"),
+              file=sys.stderr, flush=True)  # fmt: skip
 
 
 @dataclass(frozen=True)

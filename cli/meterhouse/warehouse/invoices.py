@@ -151,7 +151,7 @@ def _unpriced(
             f"{tokens:,} tokens of unpriced usage ({models.get(tenant, 'see fct_unpriced_usage')})"
             " that an invoice would leave out. Import a price (meterhouse prices import, then "
             "build), or add one to seeds/reference/price_overrides.csv or an alias to "
-            "seeds/reference/model_aliases.csv (then build --full-refresh), or pass "
+            "seeds/reference/model_aliases.csv (then build), or pass "
             "--allow-unpriced to invoice without it"
         )
         for tenant, tokens in drafts.select("tenant_id", "unpriced_tokens").rows()

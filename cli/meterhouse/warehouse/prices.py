@@ -14,8 +14,11 @@ issued invoice never changes.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import duckdb
 import polars as pl
@@ -67,7 +70,9 @@ def _refuse_rewriting_history(con: duckdb.DuckDBPyConnection, effective_from: da
         )
 
 
-def _reprice_days(con: duckdb.DuckDBPyConnection, effective_from: datetime) -> list[date]:
+def _reprice_days(
+    con: duckdb.DuckDBPyConnection, effective_from: datetime, detail: str | None = None
+) -> list[date]:
     """Record every loaded usage day from `effective_from` on as changed (kind 'reprice'), so
     the next build re-rates it; the months they fall in, for the user."""
     days = frame(
@@ -77,10 +82,79 @@ def _reprice_days(con: duckdb.DuckDBPyConnection, effective_from: datetime) -> l
         "group by usage_date order by usage_date",
         {"day": effective_from.date()},
     )
+    detail = detail or f"prices from {effective_from:%Y-%m-%d %H:%M:%S}"
     record_changed_days(con, days, dataset=EVENTS_DATASET, kind="reprice",
-                        at=datetime.now(UTC).replace(tzinfo=None),
-                        detail=f"prices from {effective_from:%Y-%m-%d %H:%M:%S}")  # fmt: skip
+                        at=datetime.now(UTC).replace(tzinfo=None), detail=detail)  # fmt: skip
     return sorted({d.replace(day=1) for d in days["usage_date"].to_list()})
+
+
+# The files of the dbt project that decide how a loaded day is rated (model resolution, list
+# prices and overrides, provider names, the token classes): when one changes, every loaded day
+# is re-rated at the next build (docs/decisions/0025). More than strictly needed, never less.
+RATING_INPUTS = ("dbt_project.yml", "seeds/reference", "macros", "models/staging/meterhouse",
+                 "models/intermediate/pricing")  # fmt: skip
+
+
+def rating_inputs(project: Path) -> dict[str, str]:
+    """SHA-256 of each file of RATING_INPUTS in `project`, by its path in the project."""
+    found = {}
+    for part in RATING_INPUTS:
+        root = project / part
+        for path in [root] if root.is_file() else sorted(root.rglob("*")):
+            if path.is_file():
+                found[path.relative_to(project).as_posix()] = hashlib.sha256(
+                    path.read_bytes()
+                ).hexdigest()
+    return found
+
+
+def _first_open_month(con: duckdb.DuckDBPyConnection) -> date | None:
+    """The first month with usage of a tenant whose invoice of it is not issued (else the month
+    after the last issued one); None when nothing is issued."""
+    [(first, last)] = con.execute("""
+        select
+            (select min(month) from (
+                select distinct tenant_id, date_trunc('month', usage_date)::date as month
+                from raw.usage_events
+            ) as used
+            where not exists (
+                select 1 from app.issued_invoices as issued
+                where issued.tenant_id = used.tenant_id and issued.invoice_month = used.month
+            )),
+            (select max(invoice_month) from app.issued_invoices)
+    """).fetchall()
+    if last is None:
+        return None
+    if first is None:  # every month with usage is issued: re-rate what comes after it
+        return date(last.year + last.month // 12, last.month % 12 + 1, 1)
+    return first  # type: ignore[no-any-return]
+
+
+def reprice_if_rating_changed(
+    con: duckdb.DuckDBPyConnection, record: Path, project: Path, rated: bool
+) -> tuple[list[str], date | None]:
+    """Before a build: when the rating inputs differ from those `record` (a JSON file) says the
+    rated days were rated with, or `rated` days exist with no record (a warehouse of an earlier
+    meterhouse), record every loaded day from the first month not issued for every tenant
+    with usage in it as changed (kind 'reprice': a month issued for all keeps the rating it
+    was issued with); then record the inputs of now. Returns what changed (empty when nothing
+    did) and the first day re-rated (None: from the first loaded day)."""
+    now = rating_inputs(project)
+    before: dict[str, str] | None = json.loads(record.read_text()) if record.is_file() else None
+    if before is None:
+        changed = ["no record of what the rated days were rated with"] if rated else []
+    else:
+        changed = sorted(k for k in now.keys() | before.keys() if now.get(k) != before.get(k))
+    since = None
+    if changed:
+        since = _first_open_month(con)
+        with transaction(con):
+            _reprice_days(con, datetime.combine(since or date.min, datetime.min.time()),
+                          detail="rating inputs changed: " + ", ".join(changed))  # fmt: skip
+    if changed or before is None:
+        record.parent.mkdir(parents=True, exist_ok=True)
+        record.write_text(json.dumps(now, indent=1, sort_keys=True) + "\n")
+    return changed, since
 
 
 def import_prices(
