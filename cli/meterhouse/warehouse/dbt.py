@@ -168,8 +168,9 @@ def run_dbt(
 
 
 def _reprice_if_rating_changed(con: duckdb.DuckDBPyConnection, db: Path, target: Target) -> None:
-    """Every loaded day re-rated by this build when the project files that rate a day changed
-    since the days were rated (warehouse.prices.reprice_if_rating_changed), and it says so."""
+    """The loaded days of the open months re-rated by this build when the project files that
+    rate a day changed since they were rated (warehouse.prices.reprice_if_rating_changed),
+    and it says so."""
     rated = spark_dir(db).exists() if target == "spark" else bool(con.execute(
         "select 1 from duckdb_tables() where schema_name = 'main' "
         "and table_name = 'int_usage_days_rated'").fetchall())  # fmt: skip

@@ -89,8 +89,9 @@ def _reprice_days(
 
 
 # The files of the dbt project that decide how a loaded day is rated (model resolution, list
-# prices and overrides, provider names, the token classes): when one changes, every loaded day
-# is re-rated at the next build (docs/decisions/0025). More than strictly needed, never less.
+# prices and overrides, provider names, the token classes): when one changes, the next build
+# re-rates the loaded days of the months still open (docs/decisions/0025). More than strictly
+# needed, never less.
 RATING_INPUTS = ("dbt_project.yml", "seeds/reference", "macros", "models/staging/meterhouse",
                  "models/intermediate/pricing")  # fmt: skip
 
