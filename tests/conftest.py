@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,8 +14,21 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from meterhouse.app import app
+from meterhouse.paths import project_dir
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def copy_project(folder: Path) -> Path:
+    """The dbt project (its YAML, models, macros, seeds, analyses and data tests, no Python)
+    copied into `folder`, for a test that edits it or moves it; returns `folder`."""
+    source = project_dir()
+    folder.mkdir(parents=True)
+    for name in ("dbt_project.yml", "profiles.yml"):
+        shutil.copy(source / name, folder / name)
+    for name in ("models", "macros", "seeds", "analyses", "tests"):
+        shutil.copytree(source / name, folder / name, ignore=shutil.ignore_patterns("*.py"))
+    return folder
 
 
 def event_rows(n: int, prefix: str = "r", **columns: Any) -> pl.DataFrame:

@@ -18,8 +18,7 @@ import polars as pl
 import pytest
 from typer.testing import Result
 
-from meterhouse.paths import project_dir
-from tests.conftest import event_rows, run
+from tests.conftest import copy_project, event_rows, run
 
 pytestmark = pytest.mark.slow
 MEANS = Path(sys.executable).with_name("meterhouse")
@@ -220,13 +219,7 @@ def _dbt_children(pid: int) -> list[int]:
 
 def test_a_checkout_whose_path_holds_a_quote_builds(tmp_path: Path) -> None:
     """dbt-duckdb loads seeds from a path literal: the checkout's own path never reaches it."""
-    checkout = tmp_path / "it's the checkout"
-    source = project_dir()
-    checkout.mkdir()
-    for name in ("dbt_project.yml", "profiles.yml"):
-        shutil.copy(source / name, checkout / name)
-    for name in ("models", "macros", "seeds", "analyses", "tests"):
-        shutil.copytree(source / name, checkout / name, ignore=shutil.ignore_patterns("*.py"))
+    checkout = copy_project(tmp_path / "it's the checkout")
     (tmp_path / "exports").mkdir()
     event_rows(20).write_parquet(tmp_path / "exports" / "day.parquet")
     db = tmp_path / "warehouse.duckdb"

@@ -6,28 +6,20 @@ copy of the project with one broken node added."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from meterhouse.paths import project_dir
-from tests.conftest import event_rows, query
+from tests.conftest import copy_project, event_rows, query
 
 pytestmark = pytest.mark.slow
 MEANS = Path(sys.executable).with_name("meterhouse")
 
 
 def _project_with(tmp_path: Path, relative: str, sql: str) -> Path:
-    copy = tmp_path / "project"
-    copy.mkdir()
-    source = project_dir()
-    for name in ("dbt_project.yml", "profiles.yml"):
-        shutil.copy(source / name, copy / name)
-    for name in ("models", "macros", "seeds", "analyses", "tests"):
-        shutil.copytree(source / name, copy / name, ignore=shutil.ignore_patterns("*.py"))
+    copy = copy_project(tmp_path / "project")
     (copy / relative).write_text(sql)
     return copy
 

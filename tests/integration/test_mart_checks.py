@@ -14,7 +14,7 @@ import pytest
 from meterhouse import jobs
 from meterhouse.paths import PROJECT_ENV, project_dir
 from meterhouse.warehouse.lock import dbt_dir
-from tests.conftest import query, run
+from tests.conftest import copy_project, query, run
 
 
 @pytest.fixture
@@ -52,12 +52,7 @@ def test_a_full_check_names_mart_column_and_rows_by_the_contract_in_the_model_ya
     copied: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # the project's YAML says margin_ratio is now decimal(18, 4): no Python changes
-    project = tmp_path / "project"
-    project.mkdir()
-    for name in ("dbt_project.yml", "profiles.yml"):
-        shutil.copy(project_dir() / name, project / name)
-    for name in ("models", "macros", "seeds", "analyses", "tests"):
-        shutil.copytree(project_dir() / name, project / name, ignore=shutil.ignore_patterns("*.py"))
+    project = copy_project(tmp_path / "project")
     costs = project / "models" / "marts" / "costs" / "_costs__models.yml"
     yaml = costs.read_text()
     assert yaml.count("data_type: decimal(18, 6)") == 1

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import shutil
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -13,9 +12,7 @@ from typing import Any
 import polars as pl
 import pytest
 
-from tests.conftest import SHARED_DATA, event_rows, query, run
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.conftest import SHARED_DATA, copy_project, event_rows, query, run
 
 CATALOG: dict[str, Any] = {
     "sample_spec": {"mode": "one of: chat, embedding", "input_cost_per_token": 0.0},
@@ -240,15 +237,7 @@ def test_an_edited_price_override_re_rates_the_loaded_days_at_the_next_build(
     """An operator edits a self-hosted price back in time in their project's
     seeds/reference/price_overrides.csv: the next plain build says so and re-rates every loaded
     day, so drafts sell at the new list price (not the old one on days already rated)."""
-    project = tmp_path / "project"
-    project.mkdir()
-    for part in ("dbt_project.yml", "profiles.yml", "models", "macros", "seeds", "analyses"):
-        source = REPO / part
-        if source.is_dir():
-            shutil.copytree(source, project / part)
-        else:
-            shutil.copyfile(source, project / part)
-    shutil.copytree(REPO / "tests" / "dbt", project / "tests" / "dbt")
+    project = copy_project(tmp_path / "project")
     monkeypatch.setenv("METERHOUSE_PROJECT_DIR", str(project))
     sample, db = tmp_path / "sample", tmp_path / "warehouse.duckdb"
     assert run("generate", "--out", sample, "--days", 35, "--tenants", 3,
