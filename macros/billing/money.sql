@@ -65,3 +65,42 @@
     {%- endfor -%}
     ({{ terms | join('\n        + ') }})
 {%- endmacro %}
+
+{#- Splits the whole number in column `units` (the same on every row of a partition, of either
+    sign) over the partition's rows in proportion to `weight` (positive), in whole units, by
+    largest remainder: each row gets the whole part of its exact share, and the units that
+    leaves over go one each to the rows with the largest fractional parts (ties by
+    `order_by`). The parts add up to `units` exactly and none is a unit or more off its exact
+    share; a row that is its partition's only one gets it all. A select over `relation` with
+    every column plus `as_name` (DECIMAL(38, 0)). -#}
+{% macro allocate_whole_units(relation, units, weight, partition_by, order_by, as_name) -%}
+select
+    ranked.* except (unit_share, unit_floor, unit_rank),
+    cast(case when ranked.{{ units }} < 0 then -1 else 1 end * (ranked.unit_floor + case
+        when ranked.unit_rank <= abs(ranked.{{ units }})
+            - sum(ranked.unit_floor) over (partition by {{ partition_by }})
+            then 1
+        else 0
+    end) as decimal(38, 0)) as {{ as_name }}
+from (
+    select
+        shares.*,
+        row_number() over (
+            partition by {{ partition_by }}
+            order by shares.unit_share - shares.unit_floor desc, {{ order_by }}
+        ) as unit_rank
+    from (
+        select
+            exact.*,
+            cast(floor(exact.unit_share) as decimal(38, 0)) as unit_floor
+        from (
+            select
+                *,
+                {{ prorate('abs(' ~ units ~ ')', weight,
+                           'sum(' ~ weight ~ ') over (partition by ' ~ partition_by ~ ')') }}
+                    as unit_share
+            from {{ relation }}
+        ) as exact
+    ) as shares
+) as ranked
+{%- endmacro %}

@@ -17,7 +17,7 @@ import pytest
 from typer.testing import Result
 
 from meterhouse.warehouse.focus import FOCUS_VERSION
-from tests.conftest import SHARED_DATA, run
+from tests.conftest import SHARED_DATA, query, run
 
 pytestmark = pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="needs ../shared/data")
 
@@ -47,8 +47,8 @@ CONDITIONS: dict[str, str | None] = {
     "PricingCurrencyContractedUnitPrice": "a MUST only for virtual currencies",
     "PricingCurrencyEffectiveCost": "a MUST only for virtual currencies",
     "PricingCurrencyListUnitPrice": "a MUST only for virtual currencies",
-    "RegionId": "an invoice line sums its usage over all regions (decision 0018)",
-    "RegionName": "an invoice line sums its usage over all regions (decision 0018)",
+    "RegionId": None,  # events name the region that served them (decision 0026)
+    "RegionName": None,
     "ResourceId": "no provisioned resources are billed",
     "ResourceName": "no provisioned resources are billed",
     "ResourceType": "no provisioned resources are billed",
@@ -310,6 +310,36 @@ def test_every_row_keeps_the_nullability_rules(
             if count:
                 broken[rule.text] = count
     assert broken == {}
+
+
+def test_usage_rows_carry_the_regions_that_served_their_tokens(
+    costed_sample: tuple[Path, Path], exported: tuple[Result, pl.DataFrame, pl.DataFrame]
+) -> None:
+    """FOCUS: RegionId MUST NOT be null where the service is operated in a region. Each usage
+    row names the region its tokens were served in: per tenant, month and region, the usage
+    rows hold exactly the billable tokens of the events that region served (recomputed here
+    from the staged events), and a row without a region is no usage of a region's."""
+    _, db = costed_sample
+    _, rows, _ = exported
+    usage = rows.filter(pl.col("ChargeCategory") == "Usage", pl.col("ChargeClass").is_null())
+    by_region = usage.group_by("SubAccountId", "BillingPeriodStart", "RegionId")
+    in_focus = {
+        (tenant, start.date(), region): int(tokens)
+        for tenant, start, region, tokens in by_region.agg(
+            pl.col("ConsumedQuantity").sum()
+        ).iter_rows()
+    }
+    served = query(db, """
+        select e.tenant_id, cast(date_trunc('month', e.usage_date) as date) as month, e.region,
+            sum(e.input_tokens + e.output_tokens)
+        from main.stg_meterhouse__usage_events as e
+        inner join main.int_tenant_contracts_monthly as c
+            on c.tenant_id = e.tenant_id and c.invoice_month = date_trunc('month', e.usage_date)
+        where e.status = 'success' or c.bills_failed_requests
+        group by all""")  # fmt: skip
+    assert len({region for _, _, region in in_focus}) >= 3  # the sample spreads over regions
+    assert in_focus == {(t, m, r): int(n) for t, m, r, n in served}
+    assert rows.filter(pl.col("RegionId").is_null())["ChargeCategory"].to_list().count("Usage") == 0
 
 
 def test_the_version_followed_is_printed_and_documented(

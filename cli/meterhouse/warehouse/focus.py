@@ -45,6 +45,8 @@ FOCUS_OUT = pa.DataFrameSchema(
         "InvoiceIssuerName": pa.Column(pl.String),
         "ProviderName": pa.Column(pl.String),
         "PublisherName": pa.Column(pl.String),
+        "RegionId": pa.Column(pl.String, nullable=True),  # null on lines that are no region's
+        "RegionName": pa.Column(pl.String, nullable=True),
     },
     name="FOCUS export",
 )
@@ -61,7 +63,7 @@ def read_focus(
         con,
         "select * from main.fct_focus_billing where BillingPeriodStart = $month and "
         "(len($tenants::varchar[]) = 0 or list_contains($tenants::varchar[], SubAccountId)) "
-        "order by InvoiceId, x_LineNumber",
+        "order by InvoiceId, x_LineNumber, RegionId nulls last",
         {"month": month, "tenants": tenants},
     )
     missing = sorted(set(tenants) - set(rows["SubAccountId"]))

@@ -2,11 +2,15 @@
     new rows; Spark stores a partition per usage_date and overwrites the partitions of the new
     rows (docs/scale-out.md). Every day rated has a marker row, so a day is replaced even when
     none of its events is left (all held). -#}
-{{ config(materialized='incremental', unique_key='usage_date', on_schema_change='fail',
+{#- A column added to the rating (region, decision 0026) is appended to a warehouse's table on
+    DuckDB, null on the days rated before; Spark fails on a changed schema, as it did before. -#}
+{{ config(materialized='incremental', unique_key='usage_date',
+          on_schema_change='append_new_columns' if target.type != 'spark' else 'fail',
           incremental_strategy='insert_overwrite' if target.type == 'spark' else 'delete+insert',
           partition_by=['usage_date'] if target.type == 'spark' else none) }}
--- grain: one row per tenant, raw model name, resolved model, day, provider, self-hosted or
--- not, service tier, success, priced-or-not and per-class list prices; plus one day marker
+-- grain: one row per tenant, raw model name, resolved model, day, provider, region,
+-- self-hosted or not, service tier, success, priced-or-not and per-class list prices; plus one
+-- day marker
 -- (is_day_marker) per usage_date rated
 -- The one pass over the events: usage and vendor cost per group (a price change or a context
 -- tier splits a group, so an invoice line has one unit price). int_usage_priced_daily is this
@@ -52,6 +56,7 @@ usage_groups as (
         model_id,
         usage_date,
         provider,
+        region,
         gpu_id is not null as is_self_hosted,
         service_tier,
         is_success,
@@ -69,7 +74,7 @@ usage_groups as (
         max(file_id) as last_file_id
     from priced
     group by
-        tenant_id, model_name, model_id, usage_date, provider, gpu_id is not null,
+        tenant_id, model_name, model_id, usage_date, provider, region, gpu_id is not null,
         service_tier, is_success, is_priced,
         {%- for c in price_classes() %}
         {{ c.price_column }}{{ "," if not loop.last }}
@@ -86,7 +91,7 @@ final as (
     union all
     -- one marker per day rated (nulls take the usage rows' types on both engines)
     select
-        null, null, null, days_to_rate.usage_date, null, null, null, null, null,
+        null, null, null, days_to_rate.usage_date, null, null, null, null, null, null,
         {%- for c in price_classes() %} null,{% endfor %}
         null, null, null,
         {%- for c in token_classes() %} null,{% endfor %}

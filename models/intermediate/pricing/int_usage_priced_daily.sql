@@ -1,6 +1,6 @@
 {{ config(materialized='view') }}
--- grain: one row per tenant, raw model name, resolved model, day, provider, self-hosted or
--- not, service tier, success, priced-or-not and per-class list prices
+-- grain: one row per tenant, raw model name, resolved model, day, provider, region,
+-- self-hosted or not, service tier, success, priced-or-not and per-class list prices
 -- The rated usage (int_usage_days_rated, incremental, docs/decisions/0004) without its day
 -- markers: what fct_usage_daily, fct_unpriced_usage, the invoice lines and the cost marts read.
 with rated as (
@@ -15,6 +15,7 @@ final as (
         model_id,
         usage_date,
         provider,
+        region,
         is_self_hosted,
         service_tier,
         is_success,
