@@ -254,14 +254,14 @@ def _missing_column(tmp: Path) -> Path:
 
 
 def _wrong_type(tmp: Path) -> Path:
-    path = tmp / "string_tokens.parquet"
-    event_rows(3).with_columns(pl.col("input_tokens").cast(pl.String)).write_parquet(path)
+    path = tmp / "boolean_tokens.parquet"
+    event_rows(3).with_columns(pl.col("input_tokens") > 0).write_parquet(path)
     return path
 
 
-def _string_timestamps(tmp: Path) -> Path:
-    path = tmp / "string_time.parquet"
-    event_rows(3).with_columns(pl.col("event_at").cast(pl.String)).write_parquet(path)
+def _integer_timestamps(tmp: Path) -> Path:  # epoch numbers: seconds? ms? the file cannot say
+    path = tmp / "epoch_time.parquet"
+    event_rows(3).with_columns(pl.col("event_at").dt.epoch("s")).write_parquet(path)
     return path
 
 
@@ -269,8 +269,8 @@ BAD_FILES: dict[str, tuple[Callable[[Path], Path], str]] = {
     "not parquet": (_not_parquet, "not a readable Parquet file"),
     "truncated": (_truncated, "not a readable Parquet file"),
     "missing column": (_missing_column, "required column(s) tenant_id missing"),
-    "wrong type": (_wrong_type, "column 'input_tokens' has type String"),
-    "string timestamps": (_string_timestamps, "column 'event_at' has type String"),
+    "wrong type": (_wrong_type, "column 'input_tokens' has type Boolean"),
+    "integer timestamps": (_integer_timestamps, "column 'event_at' has type Int64"),
 }
 
 

@@ -13,7 +13,7 @@ from meterhouse.errors import MeterhouseError
 
 def canonical(frame: pl.DataFrame) -> pl.DataFrame:
     reading = read_file_columns(frame.schema, "f.parquet")
-    return frame.select(*reading.columns, reading.non_integer_tokens.alias("non_integer"))
+    return frame.select(*reading.columns, reading.any_problem().alias("non_integer"))
 
 
 BASE = {

@@ -42,7 +42,12 @@ def generate(
 
 
 def ingest(
-    paths: Annotated[list[Path], typer.Argument(help="Parquet files or folders of them.")],
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Export files or folders of them: Parquet, CSV or JSON Lines, plain or .gz/.zst."
+        ),
+    ],
     db: DbOption = None,
     allow_changed: Annotated[
         bool,
@@ -57,7 +62,10 @@ def ingest(
     ] = False,
     verbose: VerboseOption = False,
 ) -> None:
-    """Load Parquet usage exports: validate, quarantine bad rows, deduplicate on request_id.
+    """Load usage exports: validate, quarantine bad rows, deduplicate on request_id.
+
+    A file is Parquet (.parquet), CSV with a header (.csv, .tsv: delimiter sniffed, UTF-8 with
+    or without BOM) or JSON Lines (.jsonl, .ndjson), each plain or compressed (.gz, .zst).
 
     With --gpu-hours, load GPU-hour telemetry the same way, deduplicated on (gpu_id, hour_at).
     Files load in path order in one transaction: all new files or none. A file already loaded

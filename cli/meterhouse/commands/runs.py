@@ -54,7 +54,9 @@ def build(
 
 
 def nightly(
-    events: Annotated[Path, typer.Option(help="Folder of the nightly Parquet exports.")],
+    events: Annotated[
+        Path, typer.Option(help="Folder of the nightly exports (Parquet, CSV, JSON Lines).")
+    ],
     gpu_hours: Annotated[
         Path | None,
         typer.Option(

@@ -1,8 +1,10 @@
 """Turn one export file's columns into a dataset's canonical row, as Polars expressions.
 
 Exports differ in column order, name case, integer widths, timestamp units and time zones, and
-carry columns we do not know. This module decides, from a file's schema alone, how each
-contract column is read, and refuses a file whose column cannot be read as its contract type.
+carry columns we do not know; a text file (CSV) holds every value as text, read by the same
+rules (a count as a whole number, a time as ISO 8601). This module decides, from a file's
+schema alone, how each contract column is read, and refuses a file whose column cannot be read
+as its contract type.
 Row-level problems are not decided here: they become rule violations (see schemas/events.py).
 """
 
@@ -14,18 +16,26 @@ import polars as pl
 
 from meterhouse.errors import MeterhouseError
 from meterhouse.schemas.dataset import DTYPES, Column, Dataset
-from meterhouse.schemas.events import EVENTS
+from meterhouse.schemas.events import EVENTS, NON_INTEGER_RULE, UNREADABLE_TIME_RULE
 
 INT64_LIMIT = 2.0**63
+# ISO 8601 as exports write it, after a trailing Z became +00:00 and a space between date and
+# time a T: with an offset (converted to UTC), without one (UTC by contract), or a date alone.
+TIME_TEXT_WITH_OFFSET = "%Y-%m-%dT%H:%M:%S%.f%z"
+TIME_TEXT_UTC = ("%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d")
 
 
 @dataclass(frozen=True)
 class FileReading:
-    """How to read one file: canonical expressions, a parse-problem flag, ignored columns."""
+    """How to read one file: canonical expressions, a flag per parse problem (by the name of
+    its rule in schemas/events.PARSE_RULES), ignored columns."""
 
     columns: list[pl.Expr]
-    non_integer_tokens: pl.Expr
+    problems: dict[str, pl.Expr]
     ignored_columns: list[str]
+
+    def any_problem(self) -> pl.Expr:
+        return pl.any_horizontal(self.problems.values()) if self.problems else pl.lit(False)
 
 
 def _wrong_type(
@@ -52,6 +62,25 @@ def _string(name: str, dtype: pl.DataType) -> pl.Expr | None:
     return None
 
 
+def _time_text(name: str) -> tuple[pl.Expr, pl.Expr]:
+    """An ISO 8601 text column as UTC, and a flag for text that is not such a time."""
+    text = (
+        pl.col(name)
+        .str.strip_chars()
+        .str.replace(r"(?i)z\z", "+00:00")
+        .str.replace(r"\A(\d{4}-\d\d-\d\d) ", "${1}T")
+    )
+    utc = DTYPES["timestamp"]
+    value = pl.coalesce(
+        text.str.to_datetime(TIME_TEXT_WITH_OFFSET, time_zone="UTC", strict=False).cast(utc),
+        *(
+            text.str.to_datetime(f, time_unit="us", strict=False).dt.replace_time_zone("UTC")
+            for f in TIME_TEXT_UTC
+        ),
+    )
+    return value, (text != "").fill_null(False) & value.is_null()
+
+
 def _timestamp(name: str, dtype: pl.DataType) -> pl.Expr | None:
     utc = DTYPES["timestamp"]
     if isinstance(dtype, pl.Datetime):
@@ -71,11 +100,22 @@ def _tokens(name: str, dtype: pl.DataType) -> tuple[pl.Expr, pl.Expr] | None:
     if dtype.is_integer() or isinstance(dtype, pl.Null):
         value = raw.cast(pl.Int64, strict=False)  # only UInt64 beyond int64 fails to cast
     elif dtype.is_float():
-        whole = raw.is_finite() & (raw == raw.round()) & (raw.abs() < INT64_LIMIT)
-        value = pl.when(whole).then(raw.cast(pl.Int64, strict=False))
+        value = _whole(raw)
+    elif dtype == pl.String:  # text: "12", " 12 ", "12.0"; "" is not reported
+        text = raw.str.strip_chars()
+        value = pl.coalesce(
+            text.cast(pl.Int64, strict=False), _whole(text.cast(pl.Float64, strict=False))
+        )
+        return value, (text != "").fill_null(False) & value.is_null()
     else:
         return None
     return value, raw.is_not_null() & value.is_null()
+
+
+def _whole(value: pl.Expr) -> pl.Expr:
+    """A float as Int64 where it is a whole number within int64, else null."""
+    whole = value.is_finite() & (value == value.round()) & (value.abs() < INT64_LIMIT)
+    return pl.when(whole).then(value.cast(pl.Int64, strict=False))
 
 
 def _doc(dataset: Dataset) -> str:
@@ -124,6 +164,7 @@ def read_file_columns(schema: pl.Schema, source: str, dataset: Dataset = EVENTS)
 
     exprs: list[pl.Expr] = []
     flags: list[pl.Expr] = []
+    times: list[pl.Expr] = []
     for column in dataset.columns:
         name = found[column.name]
         if name is None:
@@ -135,6 +176,9 @@ def read_file_columns(schema: pl.Schema, source: str, dataset: Dataset = EVENTS)
             value = _string(name, dtype)
             if value is not None:
                 value = _canonical_string(column, value)
+        elif column.kind == "timestamp" and dtype == pl.String:
+            value, flag = _time_text(name)
+            times.append(flag)
         elif column.kind == "timestamp":
             value = _timestamp(name, dtype)
         elif column.kind == "tokens":
@@ -149,6 +193,8 @@ def read_file_columns(schema: pl.Schema, source: str, dataset: Dataset = EVENTS)
             value = (
                 pl.col(name).cast(pl.Float64)
                 if dtype.is_numeric() or isinstance(dtype, pl.Null)
+                else pl.col(name).str.strip_chars().cast(pl.Float64, strict=False)
+                if dtype == pl.String
                 else None
             )
         if value is None:
@@ -156,9 +202,14 @@ def read_file_columns(schema: pl.Schema, source: str, dataset: Dataset = EVENTS)
         exprs.append(value.alias(column.name))
 
     known = {name for name in found.values() if name is not None}
+    problems = {
+        rule: pl.any_horizontal(found)
+        for rule, found in ((NON_INTEGER_RULE, flags), (UNREADABLE_TIME_RULE, times))
+        if found
+    }
     return FileReading(
         columns=exprs,
-        non_integer_tokens=pl.any_horizontal(flags) if flags else pl.lit(False),
+        problems=problems,
         ignored_columns=[n for n in schema.names() if n not in known],
     )
 

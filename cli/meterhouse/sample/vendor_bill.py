@@ -52,9 +52,7 @@ def _loaded_events(sample_dir: Path) -> pl.DataFrame:
     frames = []
     for path in paths:
         reading = read_file_columns(pl.Schema(pl.read_parquet_schema(path)), str(path))
-        read = pl.scan_parquet(path).select(
-            *reading.columns, reading.non_integer_tokens.alias("_bad")
-        )
+        read = pl.scan_parquet(path).select(*reading.columns, reading.any_problem().alias("_bad"))
         frames.append(
             with_load_time(read)  # the time rules compare with the load: loaded now
             .filter(~EVENTS.any_rule_broken() & ~pl.col("_bad"))

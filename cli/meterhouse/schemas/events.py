@@ -146,8 +146,11 @@ RULES: tuple[Rule, ...] = (
 )
 # Rules the loader applies before a row reaches the canonical types, so Pandera cannot see them.
 NON_INTEGER_RULE = "non_integer_tokens"
+UNREADABLE_TIME_RULE = "unreadable_timestamp"
 PARSE_RULES = {
     NON_INTEGER_RULE: "a token count is fractional, not a number, or too large for int64",
+    UNREADABLE_TIME_RULE: "a time given as text is not ISO 8601 (a date, or a date and time "
+    "with Z, an offset, or none for UTC)",
 }
 # Not a property of one row: a repeat of a loaded request_id with different billing fields.
 CONFLICT_RULE = "conflicting_duplicate"

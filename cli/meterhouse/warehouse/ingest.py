@@ -1,8 +1,9 @@
-"""Load nightly Parquet exports into the warehouse: every row loaded, counted or quarantined.
+"""Load nightly exports into the warehouse: every row loaded, counted or quarantined.
 
 One loader for every dataset (usage events, GPU-hour telemetry: schemas/dataset.py). Every file
 is checked before anything is written; then the load is one DuckDB transaction per call: either
-every new file is in, with its manifest row, or nothing is. Each file is read with Polars,
+every new file is in, with its manifest row, or nothing is. Each file (Parquet, CSV or JSON
+Lines, plain or compressed: warehouse/export_files.py) is read with Polars,
 mapped to the dataset's canonical row and checked against its rules; rows that break a rule go
 to its quarantine table. The valid rows of all files are then deduplicated on the dataset's key
 by the Polars core, against each other (path order, then row order: the first copy wins) and
@@ -23,8 +24,6 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from meterhouse.core.dedup import classify_repeats, copy_columns, is_new_row
 from meterhouse.core.reading import FileReading, read_file_columns
@@ -32,8 +31,9 @@ from meterhouse.core.text import format_text
 from meterhouse.errors import MeterhouseError
 from meterhouse.progress import Report
 from meterhouse.schemas.dataset import Dataset, with_load_time
-from meterhouse.schemas.events import CONFLICT_RULE, EVENTS, NON_INTEGER_RULE
+from meterhouse.schemas.events import CONFLICT_RULE, EVENTS
 from meterhouse.warehouse.db import frame, transaction
+from meterhouse.warehouse.export_files import NAMES, export_format, read_export, read_schema
 from meterhouse.warehouse.holds import record_changed_days
 
 
@@ -66,19 +66,25 @@ class _Planned:
     reading: FileReading
 
 
-def find_parquet_files(paths: Sequence[Path]) -> list[Path]:
-    """Expand folders to the Parquet files under them; return all files in path order."""
+def find_export_files(paths: Sequence[Path]) -> list[Path]:
+    """Expand folders to the export files under them (by name: export_files.KINDS, plain or
+    compressed); return all files in path order."""
     if not paths:
-        raise MeterhouseError("give at least one Parquet file or folder to load.")
+        raise MeterhouseError("give at least one export file or folder to load.")
     found: set[Path] = set()
     for given in paths:
         path = given.resolve()
         if path.is_dir():
-            inside = [p for p in path.rglob("*.parquet") if p.is_file()]
+            inside = [p for p in path.rglob("*") if p.is_file() and export_format(p)]
             if not inside:
-                raise MeterhouseError(f"{given}: no .parquet files in this folder.")
+                raise MeterhouseError(f"{given}: no export files in this folder ({NAMES}).")
             found.update(inside)
         elif path.is_file():
+            if export_format(path) is None:
+                raise MeterhouseError(
+                    f"{given}: not an export file by its name; the loader reads {NAMES}. "
+                    "Rename it to say its format."
+                )
             found.add(path)
         else:
             raise MeterhouseError(f"{given}: no such file or folder. Check the path.")
@@ -101,35 +107,11 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _readable_type(field: pa.Field) -> pa.Field:
-    """Arrow types Polars or DuckDB cannot take, as ones they can, with the same values.
-
-    A tz-aware timestamp is stored as a UTC instant, so relabelling it UTC changes no value
-    and spares Polars offset zones like '+05:45' it cannot parse; float16 becomes float32.
-    """
-    if pa.types.is_timestamp(field.type) and field.type.tz is not None:
-        return field.with_type(pa.timestamp(field.type.unit, "UTC"))
-    if pa.types.is_float16(field.type):
-        return field.with_type(pa.float32())
-    return field
-
-
-def _polars_schema(schema: pa.Schema) -> pl.Schema:
-    readable = pa.schema([_readable_type(f) for f in schema])
-    frame = pl.from_arrow(readable.empty_table())
-    assert isinstance(frame, pl.DataFrame)
-    return frame.schema
-
-
 def _plan(path: Path, dataset: Dataset) -> _Planned:
     """Check that a file can be loaded at all, before anything is written."""
-    try:
-        schema = _polars_schema(pq.read_schema(path))
-    except Exception as exc:  # pyarrow raises several types for a bad footer
-        raise MeterhouseError(
-            f"{path}: not a readable Parquet file ({type(exc).__name__}). It may be truncated "
-            "or in another format; re-export it, or move it out of the folder being loaded."
-        ) from exc
+    fmt = export_format(path)
+    assert fmt is not None  # find_export_files keeps only export files
+    schema = read_schema(path, fmt)
     reading = read_file_columns(schema, str(path), dataset)  # refuses missing columns, wrong types
     stat = path.stat()
     return _Planned(path, stat.st_size, stat.st_mtime_ns, _sha256(path), reading)
@@ -196,7 +178,7 @@ def ingest(
     report: Report = lambda step, done, total: None,
 ) -> IngestResult:
     """Load the files into `dataset`; returns what happened to every file and row."""
-    files = find_parquet_files(paths)
+    files = find_export_files(paths)
     outcomes, todo = _triage(con, file_names(files, paths), dataset, allow_changed, report)
     result = IngestResult(outcomes)
     if not todo:
@@ -263,17 +245,9 @@ def _verify(
 
 
 def _read(path: Path) -> pl.DataFrame:
-    try:
-        table = pq.read_table(path)
-        table = table.cast(pa.schema([_readable_type(f) for f in table.schema]))
-        frame = pl.from_arrow(table)
-        assert isinstance(frame, pl.DataFrame)
-        return frame
-    except Exception as exc:
-        raise MeterhouseError(
-            f"{path}: the Parquet data cannot be read ({type(exc).__name__}: {exc}). The file "
-            "is damaged; re-export it. Nothing was loaded."
-        ) from exc
+    fmt = export_format(path)
+    assert fmt is not None  # find_export_files keeps only export files
+    return read_export(path, fmt)
 
 
 def _quarantine_bad_rows(
@@ -290,18 +264,24 @@ def _quarantine_bad_rows(
     checked = with_load_time(  # the time rules compare with the load's own time
         raw.lazy().select(
             *reading.columns,
-            reading.non_integer_tokens.alias("_non_integer"),
+            *(flag.alias(f"_{rule}") for rule, flag in reading.problems.items()),
             pl.int_range(pl.len(), dtype=pl.Int64).alias("source_row"),
         ),
         now,
     ).collect()
-    is_bad = checked.select(dataset.any_rule_broken() | pl.col("_non_integer")).to_series()
+    flags = [f"_{rule}" for rule in reading.problems]
+    is_bad = checked.select(
+        dataset.any_rule_broken() | pl.any_horizontal(pl.lit(False), *flags)
+    ).to_series()
     bad = checked.filter(is_bad).select(
         pl.lit(file_id, pl.Int64).alias("file_id"),
         "source_row",
         *(dataset.stored(c) for c in dataset.quarantine_ids),
         pl.concat_str(
-            [pl.when("_non_integer").then(pl.lit(NON_INTEGER_RULE)), dataset.broken_rules()],
+            [
+                *(pl.when(f"_{rule}").then(pl.lit(rule)) for rule in reading.problems),
+                dataset.broken_rules(),
+            ],
             separator=", ",
             ignore_nulls=True,
         ).alias("rules_broken"),
@@ -312,7 +292,7 @@ def _quarantine_bad_rows(
         _quarantine(con, dataset, bad.with_columns(row_values), now)
     outcome.rows_read = raw.height
     outcome.rows_quarantined = bad.height
-    good = dataset.schema.validate(checked.filter(~is_bad).drop("_non_integer"))
+    good = dataset.schema.validate(checked.filter(~is_bad).drop(flags))
     return good.select(
         *(dataset.stored(c) for c in dataset.column_names),
         pl.lit(file_id, pl.Int64).alias("file_id"),

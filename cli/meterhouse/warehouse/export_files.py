@@ -1,0 +1,125 @@
+"""Export files as they really come: Parquet, CSV and JSON Lines, each plain or compressed with
+gzip or zstd, told apart by the name's suffixes (`.csv.gz`, `.jsonl.zst`, ...).
+
+Reading gives a Polars frame of the file's own columns and nothing else: the loader reads any of
+them the same way (core/reading.py turns columns into the contract, text included). A CSV has
+a header; its delimiter is sniffed (`,` `;` tab or `|`); it is UTF-8, with or without a byte
+order mark, and every value is read as text. A JSON Lines file has one object per line.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from meterhouse.errors import MeterhouseError
+
+KINDS = {".parquet": "Parquet", ".csv": "CSV", ".tsv": "CSV", ".jsonl": "JSON Lines",
+         ".ndjson": "JSON Lines"}  # fmt: skip
+COMPRESSIONS = {".gz": "gzip", ".zst": "zstd", ".zstd": "zstd"}
+DELIMITERS = ",;\t|"
+SNIFF_BYTES = 1 << 16
+NAMES = "Parquet, CSV or JSON Lines (.parquet, .csv, .tsv, .jsonl, .ndjson), plain or .gz/.zst"
+
+
+@dataclass(frozen=True)
+class ExportFormat:
+    kind: str  # a value of KINDS
+    compression: str | None  # a value of COMPRESSIONS
+
+    def __str__(self) -> str:
+        return self.kind + (f" ({self.compression})" if self.compression else "")
+
+
+def export_format(path: Path) -> ExportFormat | None:
+    """The format a file's name says, or None for a file that is no export."""
+    suffixes = [s.lower() for s in path.suffixes[-2:]]
+    compression = COMPRESSIONS.get(suffixes[-1]) if suffixes else None
+    if compression:
+        suffixes = suffixes[:-1]
+    kind = KINDS.get(suffixes[-1]) if suffixes else None
+    return ExportFormat(kind, compression) if kind else None
+
+
+def read_schema(path: Path, fmt: ExportFormat) -> pl.Schema:
+    """The file's columns and types: a plain Parquet file's from its footer, the others' by
+    reading them."""
+    if fmt.kind == "Parquet" and fmt.compression is None:
+        try:
+            return _polars_schema(pq.read_schema(path))
+        except Exception as exc:  # pyarrow raises several types for a bad footer
+            raise _unreadable(path, fmt, exc) from exc
+    return read_export(path, fmt).schema
+
+
+def read_export(path: Path, fmt: ExportFormat) -> pl.DataFrame:
+    """The whole file as a frame of its own columns (refused in one line if unreadable)."""
+    try:
+        if fmt.kind == "Parquet":
+            source = path if fmt.compression is None else io.BytesIO(_bytes(path, fmt))
+            table = pq.read_table(source)
+            frame = pl.from_arrow(table.cast(pa.schema([readable_type(f) for f in table.schema])))
+            assert isinstance(frame, pl.DataFrame)
+            return frame
+        data = _bytes(path, fmt)
+        if data.startswith(codecs.BOM_UTF8):
+            data = data[len(codecs.BOM_UTF8) :]
+        if fmt.kind == "CSV":
+            return pl.read_csv(data, separator=_delimiter(data), infer_schema=False)
+        return pl.read_ndjson(data, infer_schema_length=None)
+    except MeterhouseError:
+        raise
+    except Exception as exc:
+        raise _unreadable(path, fmt, exc) from exc
+
+
+def _bytes(path: Path, fmt: ExportFormat) -> bytes:
+    with pa.input_stream(str(path), compression=fmt.compression) as stream:
+        return bytes(stream.read())
+
+
+def _delimiter(data: bytes) -> str:
+    """The CSV delimiter: what the first lines sniff to, else the one the header has most."""
+    head = data[:SNIFF_BYTES].decode("utf-8", errors="ignore")
+    lines = head.splitlines()[:20]
+    try:
+        return csv.Sniffer().sniff("\n".join(lines), delimiters=DELIMITERS).delimiter
+    except csv.Error:
+        header = lines[0] if lines else ""
+        return max(DELIMITERS, key=header.count)
+
+
+def _unreadable(path: Path, fmt: ExportFormat, exc: Exception) -> MeterhouseError:
+    detail = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+    return MeterhouseError(
+        f"{path}: not a readable {fmt} file ({detail}). It may be truncated, damaged or in "
+        "another format than its name says; re-export it, or move it out of the folder being "
+        "loaded. Nothing was loaded."
+    )
+
+
+def readable_type(field: pa.Field) -> pa.Field:
+    """Arrow types Polars or DuckDB cannot take, as ones they can, with the same values.
+
+    A tz-aware timestamp is stored as a UTC instant, so relabelling it UTC changes no value
+    and spares Polars offset zones like '+05:45' it cannot parse; float16 becomes float32.
+    """
+    if pa.types.is_timestamp(field.type) and field.type.tz is not None:
+        return field.with_type(pa.timestamp(field.type.unit, "UTC"))
+    if pa.types.is_float16(field.type):
+        return field.with_type(pa.float32())
+    return field
+
+
+def _polars_schema(schema: pa.Schema) -> pl.Schema:
+    readable = pa.schema([readable_type(f) for f in schema])
+    frame = pl.from_arrow(readable.empty_table())
+    assert isinstance(frame, pl.DataFrame)
+    return frame.schema
