@@ -203,9 +203,9 @@ def read_file_columns(schema: pl.Schema, source: str, dataset: Dataset = EVENTS)
 
     known = {name for name in found.values() if name is not None}
     problems = {
-        rule: pl.any_horizontal(found)
-        for rule, found in ((NON_INTEGER_RULE, flags), (UNREADABLE_TIME_RULE, times))
-        if found
+        rule: pl.any_horizontal(flagged)
+        for rule, flagged in ((NON_INTEGER_RULE, flags), (UNREADABLE_TIME_RULE, times))
+        if flagged
     }
     return FileReading(
         columns=exprs,
