@@ -15,6 +15,7 @@ from meterhouse.core.forecast import (
     backtest_origins,
     forecast_rows,
     forecast_series,
+    weekly_line,
 )
 
 
@@ -115,3 +116,34 @@ def test_the_forecast_beats_both_baselines_on_a_growing_weekly_series() -> None:
                                              - tokens[90:]))))  # fmt: skip
     better = min(np.mean(errors["naive"]), np.mean(errors["seasonal_naive"]))
     assert np.mean(errors["auto"]) < 0.85 * better
+
+
+def test_the_weekly_line_continues_a_steady_growth_and_sees_only_the_days_before() -> None:
+    t = np.arange(93)
+    tokens = 1e6 * 1.03**t * np.where(t % 7 >= 5, 0.4, 1.0)  # 3% a day, quiet weekends
+    x = np.log1p(tokens)
+    lines = weekly_line(x[:63], 30)
+    assert np.isnan(lines[27]).all()  # from 4 weeks of history on
+    assert not np.isnan(lines[28]).any()
+    assert np.allclose(lines[63], x[63:], atol=1e-4)  # 30 days ahead, weekends included
+    changed = x.copy()
+    changed[40:] = 0.0
+    assert np.array_equal(weekly_line(changed[:63], 30)[:41], lines[:41], equal_nan=True)
+
+
+def test_the_forecast_follows_a_tenant_that_grows_fast() -> None:
+    rng = np.random.default_rng(3)
+    t = np.arange(60 + 30)
+    tokens = np.round(2e5 * 1.04**t * np.where(t % 7 >= 5, 0.5, 1.0) * rng.lognormal(0, 0.1, 90))
+    made = forecast_series(tokens[:60], 30)
+    assert made.method == "ets_seasonal_naive"
+    ratio = made.mean[-7:].sum() / tokens[-7:].sum()  # the last week of the 30 days
+    assert 0.7 <= ratio <= 1.2  # without the weekly line (ETS and seasonal naive): 0.49
+
+
+def test_an_unflagged_storm_does_not_tilt_the_weekly_line() -> None:
+    calm = np.log1p(weekly_series(84))
+    stormy = calm.copy()
+    stormy[-1] += np.log(15)  # a runaway client the anomaly check missed
+    moved = np.abs(weekly_line(stormy, 30)[84] - weekly_line(calm, 30)[84]).max()
+    assert moved < 0.15  # on the log scale; a plain weekly mean moved it by 0.71

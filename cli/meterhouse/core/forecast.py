@@ -3,11 +3,13 @@
 Methods, all on log1p(tokens) so that intervals stay positive and multiplicative noise is
 additive (docs/forecasting.md, docs/decisions/0019):
 - `ets_seasonal_naive` (the default for 4+ weeks of history): a weighted average of a damped
-  ETS forecast and the seasonal-naive one. Forecasting competitions (M3, M4) found such simple
-  combinations more accurate than either method, and than picking one per series on a short
-  validation window, which a single odd week (a token storm) can tip the wrong way. The ETS
-  weight is fitted per band of days ahead (1-7, 8-14, 15+) on rolling origins inside the
-  series' own history, pulled toward 0.65 where that history is short.
+  ETS forecast, the seasonal-naive one and a weekly line (a straight line through the log of
+  the last weeks' mean tokens, plus a weekday profile). Forecasting competitions (M3, M4)
+  found such simple combinations more accurate than either method, and than picking one per
+  series on a short validation window, which a single odd week (a token storm) can tip the
+  wrong way. The three weights are fitted per band of days ahead (1-7, 8-14, 15+) on rolling
+  origins inside the series' own history, pulled toward PRIOR where that history is short.
+  (The name predates the line: fct_usage_forecast's accepted methods list it.)
 - `ets`: additive error, damped additive trend, additive weekly season, fitted here by a grid
   search over the smoothing parameters (vectorised over the grid: ~2 ms a series, where an
   optimiser took ~100 ms); analytic intervals.
@@ -17,8 +19,8 @@ additive (docs/forecasting.md, docs/decisions/0019):
 - `recent_mean`: the mean of the last (up to) 7 days, for new tenants; intervals from the
   spread of those days (or a wide default with one day).
 Days flagged as token storms (fct_usage_anomalies) are treated as missing: ETS neither fits
-nor updates on them, and the seasonal-naive forecast uses ETS's one-step forecast for them,
-so a storm in the last week does not move the forecast.
+nor updates on them, and the seasonal-naive forecast and the weekly line use ETS's one-step
+forecast for them, so a storm in the last week does not move the forecast.
 
 A forecast sees only the history it is given: the backtest cuts the series (and its storm
 flags) at each origin before calling it, so nothing after an origin can leak in.
@@ -40,11 +42,13 @@ Z80, Z95 = 1.2815515655446004, 1.959963984540054
 MIN_ETS_DAYS, MIN_NAIVE_DAYS = 4 * SEASON, 2 * SEASON
 HUBER_K = 2.0  # errors beyond this many robust sds update the states as if they were this
 FIT_DAYS = 26 * SEASON  # ETS is fitted on the last half year at most
-ETS_WEIGHT = 0.65  # the combination's prior ETS weight; the rest is seasonal naive
 CHOICE_DAYS = 14  # parameters are chosen on their forecasts up to this many days ahead
-BANDS = ((1, 7), (8, 14), (15, 30))  # days ahead that share one fitted combination weight
-WEIGHTS = np.linspace(0.0, 1.0, 21)  # the ETS weights a band may choose from
-PRIOR_ORIGINS = 10  # a band's weight: its fitted one and ETS_WEIGHT as if from this many origins
+BANDS = ((1, 7), (8, 14), (15, 30))  # days ahead that share one set of combination weights
+LINE_WEEKS = 8  # the weekly line is fitted on the last this many weeks at most
+PRIOR = np.array([0.25, 0.15, 0.6])  # the prior weights of ETS, seasonal naive, weekly line
+# The weights a band may choose from: every triple of 0, 0.1, ..., 1 that adds up to 1.
+WEIGHTS = np.array([(i, j, 10 - i - j) for i in range(11) for j in range(11 - i)]) / 10
+PRIOR_ORIGINS = 10  # a band's weights: its fitted ones and PRIOR as if from this many origins
 METHODS = ("ets_seasonal_naive", "ets", "seasonal_naive", "recent_mean")
 BASELINES = ("naive", "seasonal_naive")
 
@@ -247,11 +251,14 @@ def forecast_series(
             recent = flagged[-len(fit.fitted) :]
             cleaned[-len(fit.fitted) :][recent] = fit.fitted[recent]
             naive_mean, naive_sd = seasonal_naive(cleaned, h)
-            weight = band_weights(log_y, cleaned, flagged, fit.paths)[_band(h)]
+            n, ahead = fit.paths.shape
+            lines = weekly_line(cleaned[-n:], max(h, ahead))
+            weights = band_weights(log_y, cleaned, flagged, fit.paths, lines[:, :ahead])
+            weight = weights[_band(h)]  # (h, 3): ETS, seasonal naive, weekly line
+            means = np.stack([mean, naive_mean, lines[n, :h]], axis=1)
+            sds = np.stack([sd, naive_sd, sd], axis=1)  # the line takes ETS's sd
             return _tokens(
-                "ets_seasonal_naive",
-                weight * mean + (1 - weight) * naive_mean,
-                _combined_sd(weight, sd, naive_sd),
+                "ets_seasonal_naive", (weight * means).sum(axis=1), _combined_sd(weight * sds)
             )
         method = "seasonal_naive"
     if method == "seasonal_naive" and _usable(method, len(log_y)):
@@ -269,41 +276,77 @@ def _band(h: int) -> np.ndarray:
     return band
 
 
+def weekly_line(x: np.ndarray, ahead: int) -> np.ndarray:
+    """(days + 1, ahead): from every origin t with 4+ weeks before it (the other rows NaN),
+    the forecasts of days t to t + ahead - 1 made from x[:t] alone: a straight line through
+    the log of the mean tokens of each of the last (up to) LINE_WEEKS weeks, continued, plus
+    each weekday's median difference from its week over those weeks (the week's mean tilted
+    by the line's slope, so growth within a week is not taken for a weekday). Weekly means in
+    tokens are what a small tenant's quiet days (log 0 among days of 9) do not drag; a week's
+    largest day counts as its second largest, so an unflagged storm does not tilt the line;
+    and an undamped line follows a tenant that grows (or shrinks) by the same share every day."""
+    n = len(x)
+    made = np.full((n + 1, ahead), np.nan)
+    steps = np.arange(ahead)
+    for weeks in range(4, LINE_WEEKS + 1):
+        origins = np.arange(SEASON * weeks, n + 1)
+        origins = origins[np.minimum(origins // SEASON, LINE_WEEKS) == weeks]
+        if not len(origins):
+            continue
+        first = origins[:, None, None] - SEASON * weeks  # the first day of the first week
+        days = first + np.arange(SEASON * weeks).reshape(weeks, SEASON)
+        tokens = np.sort(np.expm1(x[days]), axis=2)  # (origins, weeks, days of the week)
+        # each week's mean, its largest day counted as its second largest (an unflagged storm)
+        week = np.log1p((tokens[:, :, :-1].sum(axis=2) + tokens[:, :, -2]) / SEASON)
+        centre = SEASON * (np.arange(weeks) - (weeks - 1) / 2)
+        slope = (week * centre).sum(axis=1) / (centre**2).sum()
+        last = week.mean(axis=1) + slope * centre[-1]  # the line at the last week's middle day
+        within = np.arange(SEASON) - (SEASON - 1) / 2  # each day's distance from its week's middle
+        on_line = week[:, :, None] + slope[:, None, None] * within
+        profile = np.median(x[days] - on_line, axis=1)
+        # day t + s is (SEASON - 1) / 2 + 1 + s days after the last week's middle day
+        made[origins] = (last[:, None] + slope[:, None] * (steps + (SEASON + 1) / 2)
+                         + profile[:, steps % SEASON])  # fmt: skip
+    return made
+
+
 def band_weights(
-    log_y: np.ndarray, cleaned: np.ndarray, storms: np.ndarray, paths: np.ndarray
-) -> np.ndarray:
-    """The ETS weight of the combination for each of BANDS, fitted on rolling origins inside
-    the history: from every day from the third week on, ETS's forecasts (`paths`, with the
-    parameters fitted) and seasonal naive's (`cleaned` a week before) of the days after it
-    that the history has, storm days not scored. Per band, the weight of WEIGHTS with the
-    least absolute error in tokens (what MASE scores), pulled toward ETS_WEIGHT as if
-    ETS_WEIGHT had PRIOR_ORIGINS origins of its own: a new tenant has few long-range pairs."""
+    log_y: np.ndarray, cleaned: np.ndarray, storms: np.ndarray, paths: np.ndarray,
+    lines: np.ndarray,
+) -> np.ndarray:  # fmt: skip
+    """The weights of ETS, seasonal naive and the weekly line for each of BANDS (a row each),
+    fitted on rolling origins inside the history: from every day from the fifth week on, the
+    three forecasts of the days after it that the history has (ETS's `paths`, with the
+    parameters fitted; seasonal naive's, `cleaned` a week before; the `lines`), storm days not
+    scored. Per band, the row of WEIGHTS with the least absolute error in tokens (what MASE
+    scores), pulled toward PRIOR as if PRIOR had PRIOR_ORIGINS origins of its own: a new
+    tenant has few long-range pairs."""
     n, ahead = paths.shape
     y, cleaned, ok = log_y[-n:], cleaned[-n:], ~storms[-n:]
     origin, step = np.meshgrid(np.arange(n), np.arange(ahead), indexing="ij")
     day = origin + step
-    use = (origin >= 2 * SEASON) & (day < n)
+    use = (origin >= 4 * SEASON) & (day < n)
     use[use] = ok[day[use]]
     origin, step, day = origin[use], step[use], day[use]
-    ets, naive = paths[origin, step], cleaned[origin - SEASON + step % SEASON]
-    weights = np.full(len(BANDS), ETS_WEIGHT)
+    made = np.stack([paths[origin, step], cleaned[origin - SEASON + step % SEASON],
+                     lines[origin, step]])  # fmt: skip
+    weights = np.tile(PRIOR, (len(BANDS), 1))
     for i, (first, last) in enumerate(BANDS):
         band = (step >= first - 1) & (step <= last - 1)
         if not band.any():
             continue
-        made = WEIGHTS[:, None] * ets[band] + (1 - WEIGHTS[:, None]) * naive[band]
-        error = np.abs(np.expm1(made) - np.expm1(y[day[band]])).sum(axis=1)
+        error = np.abs(np.expm1(WEIGHTS @ made[:, band]) - np.expm1(y[day[band]])).sum(axis=1)
         origins = band.sum() / (last - first + 1)
         best = WEIGHTS[int(np.argmin(error))]
-        weights[i] = (origins * best + PRIOR_ORIGINS * ETS_WEIGHT) / (origins + PRIOR_ORIGINS)
+        weights[i] = (origins * best + PRIOR_ORIGINS * PRIOR) / (origins + PRIOR_ORIGINS)
     return weights
 
 
-def _combined_sd(weight: np.ndarray, ets_sd: np.ndarray, naive_sd: np.ndarray) -> np.ndarray:
-    """The sd of the weighted average of the two forecasts, their errors taken to correlate
-    at 0.5 (both follow the same days)."""
-    a, b = weight * ets_sd, (1 - weight) * naive_sd
-    sd: np.ndarray = np.sqrt(a**2 + b**2 + a * b)
+def _combined_sd(parts: np.ndarray) -> np.ndarray:
+    """The sd of a weighted sum of forecasts, from (h, members) weight x sd: their errors
+    taken to correlate at 0.5 (they follow the same days)."""
+    total = parts.sum(axis=1)
+    sd: np.ndarray = np.sqrt((total**2 + (parts**2).sum(axis=1)) / 2)
     return sd
 
 
