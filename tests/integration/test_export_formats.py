@@ -147,3 +147,30 @@ def test_a_damaged_or_misnamed_file_is_refused_by_name(
     assert name in result.output
     assert "Traceback" not in result.output
     assert query(db, "select count(*) from raw.usage_events") == before
+
+
+def test_prompt_and_response_content_is_never_stored(tmp_path: Path) -> None:
+    """A gateway's JSON Lines export with the request's messages and response: the rows load
+    (one breaks a rule and is quarantined), the content is in no table, not even the
+    quarantined row's JSON, and the manifest names the columns it dropped."""
+    secret = "the patient's diagnosis is"
+    events = event_rows(3, input_tokens=[100, -5, 300]).with_columns(
+        Messages=pl.lit(f'[{{"role": "user", "content": "{secret} A"}}]'),
+        response=pl.lit(f"{secret} B"),
+        gateway_cost=pl.lit(0.01),
+    )
+    path = tmp_path / "gateway.jsonl"
+    path.write_text(events.write_ndjson())
+    db = tmp_path / "w.duckdb"
+    result = run("ingest", path, "--db", db)
+    assert result.exit_code == 0, result.output
+    manifest = "select rows_loaded, rows_quarantined, ignored_columns from raw.load_manifest"
+    dropped = ["Messages (content, not stored)", "response (content, not stored)"]
+    assert query(db, manifest) == [(2, 1, ["gateway_cost", *dropped])]
+    [(quarantined,)] = query(db, "select row_json from raw.quarantined_events")
+    assert "gateway_cost" in quarantined  # other columns are kept with a bad row
+    tables = query(db, "select table_schema, table_name from information_schema.tables "
+                       "where table_type = 'BASE TABLE'")  # fmt: skip
+    for schema, table in tables:
+        rows = query(db, f'select * from "{schema}"."{table}"')
+        assert secret not in repr(rows), f"{schema}.{table} holds prompt content"

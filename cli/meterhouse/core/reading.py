@@ -16,7 +16,12 @@ import polars as pl
 
 from meterhouse.errors import MeterhouseError
 from meterhouse.schemas.dataset import DTYPES, Column, Dataset
-from meterhouse.schemas.events import EVENTS, NON_INTEGER_RULE, UNREADABLE_TIME_RULE
+from meterhouse.schemas.events import (
+    CONTENT_COLUMNS,
+    EVENTS,
+    NON_INTEGER_RULE,
+    UNREADABLE_TIME_RULE,
+)
 
 INT64_LIMIT = 2.0**63
 # ISO 8601 as exports write it, after a trailing Z became +00:00 and a space between date and
@@ -28,11 +33,13 @@ TIME_TEXT_UTC = ("%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d")
 @dataclass(frozen=True)
 class FileReading:
     """How to read one file: canonical expressions, a flag per parse problem (by the name of
-    its rule in schemas/events.PARSE_RULES), ignored columns."""
+    its rule in schemas/events.PARSE_RULES), ignored columns, and the content columns
+    (schemas/events.CONTENT_COLUMNS) to drop before anything of a row is kept."""
 
     columns: list[pl.Expr]
     problems: dict[str, pl.Expr]
     ignored_columns: list[str]
+    content_columns: list[str]
 
     def any_problem(self) -> pl.Expr:
         return pl.any_horizontal(self.problems.values()) if self.problems else pl.lit(False)
@@ -210,8 +217,13 @@ def read_file_columns(schema: pl.Schema, source: str, dataset: Dataset = EVENTS)
     return FileReading(
         columns=exprs,
         problems=problems,
-        ignored_columns=[n for n in schema.names() if n not in known],
+        ignored_columns=[n for n in schema.names() if n not in known and not _is_content(n)],
+        content_columns=[n for n in schema.names() if n not in known and _is_content(n)],
     )
+
+
+def _is_content(name: str) -> bool:
+    return name.strip().lower() in CONTENT_COLUMNS
 
 
 def _absent(column: Column) -> pl.Expr:

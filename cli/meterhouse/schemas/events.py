@@ -152,6 +152,13 @@ PARSE_RULES = {
     UNREADABLE_TIME_RULE: "a time given as text is not ISO 8601 (a date, or a date and time "
     "with Z, an offset, or none for UTC)",
 }
+# Columns that hold prompt or response content (as gateways name them, compared without case or
+# surrounding spaces): never stored, not even in a quarantined row's JSON; the load manifest
+# names them as dropped. The warehouse keeps counts, not contents.
+CONTENT_COLUMNS = frozenset(
+    {"messages", "response", "input", "output", "prompt", "completion", "content",
+     "proxy_server_request", "request_body", "response_body"}
+)  # fmt: skip
 # Not a property of one row: a repeat of a loaded request_id with different billing fields.
 CONFLICT_RULE = "conflicting_duplicate"
 

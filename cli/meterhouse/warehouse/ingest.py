@@ -217,7 +217,9 @@ def ingest(
                     file_id, load_id, str(plan.path), plan.size, plan.modified_ns, plan.sha256,
                     outcome.rows_read, outcome.rows_loaded, outcome.rows_duplicate,
                     outcome.rows_quarantined,
-                    plan.reading.ignored_columns, now, dataset.name,
+                    plan.reading.ignored_columns
+                    + [f"{c} (content, not stored)" for c in plan.reading.content_columns],
+                    now, dataset.name,
                 ],
             )  # fmt: skip
         _verify(con, dataset, first_file_id, todo)
@@ -260,7 +262,7 @@ def _quarantine_bad_rows(
 ) -> pl.DataFrame:
     """Quarantine the rows of one file that break a rule; return the others, as stored."""
     reading = plan.reading
-    raw = _read(plan.path)
+    raw = _read(plan.path).drop(reading.content_columns)  # counts, not contents: never kept
     checked = with_load_time(  # the time rules compare with the load's own time
         raw.lazy().select(
             *reading.columns,
