@@ -147,3 +147,22 @@ def test_an_unflagged_storm_does_not_tilt_the_weekly_line() -> None:
     stormy[-1] += np.log(15)  # a runaway client the anomaly check missed
     moved = np.abs(weekly_line(stormy, 30)[84] - weekly_line(calm, 30)[84]).max()
     assert moved < 0.15  # on the log scale; a plain weekly mean moved it by 0.71
+
+
+@pytest.mark.parametrize("quiet_days", [21, 35])
+def test_a_new_tenants_first_busy_week_is_not_extrapolated_into_the_billions(
+    quiet_days: int,
+) -> None:
+    """A tenant quiet for weeks, then 10,000x busier for one week: too short a history to
+    show the growth goes on, so no forecast or bound passes 10x its largest day, and the
+    rows store (an unbounded line once reached 6e21 tokens, past int64, and the forecast
+    step failed for every tenant)."""
+    tokens = np.concatenate([np.full(quiet_days, 1e4), np.full(7, 1e8)])
+    made = forecast_series(tokens, 30)
+    for values in (made.mean, made.upper_80, made.upper_95):
+        assert values.max() <= 10 * 1e8
+    assert made.mean[-1] <= 2e8  # the level it has reached, not a line continued for a month
+    shares = pl.DataFrame({"series_key": ["tn_new"], "input_share": [0.5]})
+    key = f"tenant{KEY_SEPARATOR}tn_new"
+    rows = forecast_rows([(key, made)], shares, date(2026, 11, 29))
+    assert rows["upper_95_tokens"].max() <= 10**9

@@ -46,6 +46,12 @@ CHOICE_DAYS = 14  # parameters are chosen on their forecasts up to this many day
 BANDS = ((1, 7), (8, 14), (15, 30))  # days ahead that share one set of combination weights
 LINE_WEEKS = 8  # the weekly line is fitted on the last this many weeks at most
 PRIOR = np.array([0.25, 0.15, 0.6])  # the prior weights of ETS, seasonal naive, weekly line
+# A band no origin of the history could score keeps the undamped line out: a history too short
+# to show that its growth goes on (a new tenant's first busy week) is not extrapolated by it.
+UNSCORED = np.array([0.65, 0.35, 0.0])
+# No forecast, mean or bound, goes above this many times the largest day of its history: an
+# extrapolation beyond that is no forecast (and would pass int64 on the way to the mart).
+CAP_RATIO = 10.0
 # The weights a band may choose from: every triple of 0, 0.1, ..., 1 that adds up to 1.
 WEIGHTS = np.array([(i, j, 10 - i - j) for i in range(11) for j in range(11 - i)]) / 10
 PRIOR_ORIGINS = 10  # a band's weights: its fitted ones and PRIOR as if from this many origins
@@ -223,6 +229,17 @@ def _usable(method: str, days: int) -> bool:
 def forecast_series(
     tokens: np.ndarray, h: int, method: str = "auto", storms: np.ndarray | None = None
 ) -> Forecast:
+    """Forecast the next `h` days of a daily token series (oldest first, no gaps, >= 1 day),
+    no value above CAP_RATIO times the history's largest day (at least 1 token)."""
+    made = _forecast_series(tokens, h, method, storms)
+    cap = CAP_RATIO * max(float(np.max(tokens, initial=0.0)), 1.0)
+    return Forecast(made.method, *(np.minimum(v, cap) for v in (
+        made.mean, made.lower_80, made.upper_80, made.lower_95, made.upper_95)))  # fmt: skip
+
+
+def _forecast_series(
+    tokens: np.ndarray, h: int, method: str, storms: np.ndarray | None
+) -> Forecast:
     """Forecast the next `h` days of a daily token series (oldest first, no gaps, >= 1 day).
 
     `method` is one of METHODS or BASELINES, or "auto": the first of METHODS the history is
@@ -320,7 +337,7 @@ def band_weights(
     parameters fitted; seasonal naive's, `cleaned` a week before; the `lines`), storm days not
     scored. Per band, the row of WEIGHTS with the least absolute error in tokens (what MASE
     scores), pulled toward PRIOR as if PRIOR had PRIOR_ORIGINS origins of its own: a new
-    tenant has few long-range pairs."""
+    tenant has few long-range pairs. A band without a scored origin takes UNSCORED."""
     n, ahead = paths.shape
     y, cleaned, ok = log_y[-n:], cleaned[-n:], ~storms[-n:]
     origin, step = np.meshgrid(np.arange(n), np.arange(ahead), indexing="ij")
@@ -330,7 +347,7 @@ def band_weights(
     origin, step, day = origin[use], step[use], day[use]
     made = np.stack([paths[origin, step], cleaned[origin - SEASON + step % SEASON],
                      lines[origin, step]])  # fmt: skip
-    weights = np.tile(PRIOR, (len(BANDS), 1))
+    weights = np.tile(UNSCORED, (len(BANDS), 1))
     for i, (first, last) in enumerate(BANDS):
         band = (step >= first - 1) & (step <= last - 1)
         if not band.any():
