@@ -6,6 +6,7 @@ read by the contract's rules row by row, and a damaged or misnamed file is refus
 from __future__ import annotations
 
 import codecs
+import gzip
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -119,6 +120,37 @@ def test_text_values_are_read_row_by_row_and_bad_ones_quarantined(tmp_path: Path
     assert reasons["g"].startswith("non_integer_tokens")
 
 
+def test_blank_and_padded_names_are_not_new_providers_or_regions(tmp_path: Path) -> None:
+    """A blank provider is not reported (the catalog's provider is derived then), a padded
+    region is the region: neither splits usage into a provider or region of its own."""
+    events = event_rows(3, provider=["", "openai", "  "], region=[" eu-west-1 ", "", "eu-west-1"])
+    events.write_parquet(tmp_path / "e.parquet")
+    (tmp_path / ".e.parquet").write_bytes(b"an editor's hidden copy: not an export")
+    db = tmp_path / "w.duckdb"
+    result = run("ingest", tmp_path, "--db", db)
+    assert result.exit_code == 0, result.output
+    stored = query(db, "select provider, region from raw.usage_events order by request_id")
+    assert stored == [(None, "eu-west-1"), ("openai", None), (None, "eu-west-1")]
+
+
+def test_an_empty_text_export_loads_as_a_file_of_no_rows(tmp_path: Path) -> None:
+    """An hour without traffic: an empty JSON Lines file and a blank CSV beside a good file.
+    They load as files of 0 rows (in the manifest, so not read again), and the good file
+    loads with them."""
+    (tmp_path / "01.jsonl").write_bytes(b"")
+    (tmp_path / "02.csv.gz").write_bytes(gzip.compress(b"\n"))
+    event_rows(3).write_parquet(tmp_path / "03.parquet")
+    db = tmp_path / "w.duckdb"
+    result = run("ingest", tmp_path, "--db", db)
+    assert result.exit_code == 0, result.output
+    assert query(db, "select rows_read, rows_loaded from raw.load_manifest order by file_id") == [
+        (0, 0),
+        (0, 0),
+        (3, 3),
+    ]
+    assert "already loaded" in run("ingest", tmp_path, "--db", db).output
+
+
 @pytest.mark.parametrize(
     ("name", "content", "says"),
     [
@@ -150,13 +182,14 @@ def test_a_damaged_or_misnamed_file_is_refused_by_name(
 
 
 def test_prompt_and_response_content_is_never_stored(tmp_path: Path) -> None:
-    """A gateway's JSON Lines export with the request's messages and response: the rows load
-    (one breaks a rule and is quarantined), the content is in no table, not even the
-    quarantined row's JSON, and the manifest names the columns it dropped."""
+    """A gateway's JSON Lines export with the request's messages, its response and a nested
+    request body: the rows load (one breaks a rule and is quarantined), the content is in no
+    table, not even the quarantined row's JSON, and the manifest names the columns."""
     secret = "the patient's diagnosis is"
     events = event_rows(3, input_tokens=[100, -5, 300]).with_columns(
         Messages=pl.lit(f'[{{"role": "user", "content": "{secret} A"}}]'),
         response=pl.lit(f"{secret} B"),
+        request=pl.struct(body=pl.lit(f"{secret} C")),  # a name no list of content columns has
         gateway_cost=pl.lit(0.01),
     )
     path = tmp_path / "gateway.jsonl"
@@ -166,9 +199,10 @@ def test_prompt_and_response_content_is_never_stored(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     manifest = "select rows_loaded, rows_quarantined, ignored_columns from raw.load_manifest"
     dropped = ["Messages (content, not stored)", "response (content, not stored)"]
-    assert query(db, manifest) == [(2, 1, ["gateway_cost", *dropped])]
+    assert query(db, manifest) == [(2, 1, ["request", "gateway_cost", *dropped])]
     [(quarantined,)] = query(db, "select row_json from raw.quarantined_events")
-    assert "gateway_cost" in quarantined  # other columns are kept with a bad row
+    assert '"tenant_id"' in quarantined  # the contract's columns of the bad row are kept,
+    assert "gateway_cost" not in quarantined  # a column it does not know is not
     tables = query(db, "select table_schema, table_name from information_schema.tables "
                        "where table_type = 'BASE TABLE'")  # fmt: skip
     for schema, table in tables:

@@ -134,6 +134,10 @@ def _canonical_string(column: Column, value: pl.Expr) -> pl.Expr:
         # an optional id that is empty or only spaces was not reported: null, like an absent
         # one (a blank gpu_id would otherwise name a GPU "" and make the request self-hosted)
         value = pl.when(value.str.strip_chars() != "").then(value)
+    elif column.kind == "string" and not column.required and column.default is None:
+        # an optional name (provider, region) is trimmed, and blank is not reported: a blank
+        # provider would otherwise win over the catalog's, a blank region be a region
+        value = pl.when(value.str.strip_chars() != "").then(value.str.strip_chars())
     if column.default is not None:  # enumerations: compare case- and space-insensitively
         value = value.str.strip_chars().str.to_lowercase()
         if column.value_aliases:

@@ -4,7 +4,8 @@ gzip or zstd, told apart by the name's suffixes (`.csv.gz`, `.jsonl.zst`, ...).
 Reading gives a Polars frame of the file's own columns and nothing else: the loader reads any of
 them the same way (core/reading.py turns columns into the contract, text included). A CSV has
 a header; its delimiter is sniffed (`,` `;` tab or `|`); it is UTF-8, with or without a byte
-order mark, and every value is read as text. A JSON Lines file has one object per line.
+order mark, and every value is read as text. A JSON Lines file has one object per line. An
+empty (or blank) CSV or JSON Lines file has no columns and no rows.
 """
 
 from __future__ import annotations
@@ -71,6 +72,8 @@ def read_export(path: Path, fmt: ExportFormat) -> pl.DataFrame:
         data = _bytes(path, fmt)
         if data.startswith(codecs.BOM_UTF8):
             data = data[len(codecs.BOM_UTF8) :]
+        if not data.strip():  # an empty text export (an hour without traffic): no columns
+            return pl.DataFrame()
         if fmt.kind == "CSV":
             return pl.read_csv(data, separator=_delimiter(data), infer_schema=False)
         return pl.read_ndjson(data, infer_schema_length=None)

@@ -30,7 +30,7 @@ from meterhouse.core.reading import FileReading, read_file_columns
 from meterhouse.core.text import format_text
 from meterhouse.errors import MeterhouseError
 from meterhouse.progress import Report
-from meterhouse.schemas.dataset import Dataset, with_load_time
+from meterhouse.schemas.dataset import DTYPES, Dataset, with_load_time
 from meterhouse.schemas.events import CONFLICT_RULE, EVENTS
 from meterhouse.warehouse.db import frame, transaction
 from meterhouse.warehouse.export_files import NAMES, export_format, read_export, read_schema
@@ -75,7 +75,10 @@ def find_export_files(paths: Sequence[Path]) -> list[Path]:
     for given in paths:
         path = given.resolve()
         if path.is_dir():
-            inside = [p for p in path.rglob("*") if p.is_file() and export_format(p)]
+            inside = [  # not hidden ones (`._x.parquet` a Mac writes, `.x.csv` an editor's)
+                p for p in path.rglob("*")
+                if p.is_file() and export_format(p) and not p.name.startswith(".")
+            ]  # fmt: skip
             if not inside:
                 raise MeterhouseError(f"{given}: no export files in this folder ({NAMES}).")
             found.update(inside)
@@ -111,7 +114,7 @@ def _plan(path: Path, dataset: Dataset) -> _Planned:
     """Check that a file can be loaded at all, before anything is written."""
     fmt = export_format(path)
     assert fmt is not None  # find_export_files keeps only export files
-    schema = read_schema(path, fmt)
+    schema = read_schema(path, fmt) or _no_rows(dataset).schema
     reading = read_file_columns(schema, str(path), dataset)  # refuses missing columns, wrong types
     stat = path.stat()
     return _Planned(path, stat.st_size, stat.st_mtime_ns, _sha256(path), reading)
@@ -252,6 +255,12 @@ def _read(path: Path) -> pl.DataFrame:
     return read_export(path, fmt)
 
 
+def _no_rows(dataset: Dataset) -> pl.DataFrame:
+    """What an empty text export (no header, no rows) reads as: no rows of the dataset's own
+    columns, so it loads as a file of 0 rows, recorded in the manifest like any other."""
+    return pl.DataFrame(schema={c.name: DTYPES[c.kind] for c in dataset.columns})
+
+
 def _quarantine_bad_rows(
     con: duckdb.DuckDBPyConnection,
     dataset: Dataset,
@@ -263,6 +272,8 @@ def _quarantine_bad_rows(
     """Quarantine the rows of one file that break a rule; return the others, as stored."""
     reading = plan.reading
     raw = _read(plan.path).drop(reading.content_columns)  # counts, not contents: never kept
+    if not raw.width:
+        raw = _no_rows(dataset)
     checked = with_load_time(  # the time rules compare with the load's own time
         raw.lazy().select(
             *reading.columns,
@@ -290,7 +301,10 @@ def _quarantine_bad_rows(
         pl.lit(None, pl.String).alias("detail"),
     )
     if bad.height:
-        row_values = raw.filter(is_bad).select(pl.struct(pl.all()).alias("row"))
+        # the row as the file had it, in the columns the contract reads: a column it does not
+        # know (named in the manifest) may hold anything, content too, so it is not kept
+        known = [c for c in raw.columns if c not in reading.ignored_columns]
+        row_values = raw.filter(is_bad).select(pl.struct(known).alias("row"))
         _quarantine(con, dataset, bad.with_columns(row_values), now)
     outcome.rows_read = raw.height
     outcome.rows_quarantined = bad.height
