@@ -46,11 +46,10 @@ CHOICE_DAYS = 14  # parameters are chosen on their forecasts up to this many day
 BANDS = ((1, 7), (8, 14), (15, 30))  # days ahead that share one set of combination weights
 LINE_WEEKS = 8  # the weekly line is fitted on the last this many weeks at most
 PRIOR = np.array([0.25, 0.15, 0.6])  # the prior weights of ETS, seasonal naive, weekly line
-# A band no origin of the history could score keeps the undamped line out: a history too short
-# to show that its growth goes on (a new tenant's first busy week) is not extrapolated by it.
-UNSCORED = np.array([0.65, 0.35, 0.0])
 # No forecast, mean or bound, goes above this many times the largest day of its history: an
-# extrapolation beyond that is no forecast (and would pass int64 on the way to the mart).
+# extrapolation beyond that is no forecast (and would pass int64 on the way to the mart). A
+# jump the anomaly check did not flag as a storm (a tenant quiet for weeks, then 10,000x
+# busier for a week) tilts the undamped weekly line steeply; this bounds where it can go.
 CAP_RATIO = 10.0
 # The weights a band may choose from: every triple of 0, 0.1, ..., 1 that adds up to 1.
 WEIGHTS = np.array([(i, j, 10 - i - j) for i in range(11) for j in range(11 - i)]) / 10
@@ -337,7 +336,7 @@ def band_weights(
     parameters fitted; seasonal naive's, `cleaned` a week before; the `lines`), storm days not
     scored. Per band, the row of WEIGHTS with the least absolute error in tokens (what MASE
     scores), pulled toward PRIOR as if PRIOR had PRIOR_ORIGINS origins of its own: a new
-    tenant has few long-range pairs. A band without a scored origin takes UNSCORED."""
+    tenant has few long-range pairs."""
     n, ahead = paths.shape
     y, cleaned, ok = log_y[-n:], cleaned[-n:], ~storms[-n:]
     origin, step = np.meshgrid(np.arange(n), np.arange(ahead), indexing="ij")
@@ -347,7 +346,7 @@ def band_weights(
     origin, step, day = origin[use], step[use], day[use]
     made = np.stack([paths[origin, step], cleaned[origin - SEASON + step % SEASON],
                      lines[origin, step]])  # fmt: skip
-    weights = np.tile(UNSCORED, (len(BANDS), 1))
+    weights = np.tile(PRIOR, (len(BANDS), 1))
     for i, (first, last) in enumerate(BANDS):
         band = (step >= first - 1) & (step <= last - 1)
         if not band.any():
