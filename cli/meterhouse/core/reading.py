@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from meterhouse.core.text import utc_from_iso_text
 from meterhouse.errors import MeterhouseError
 from meterhouse.schemas.dataset import DTYPES, Column, Dataset
 from meterhouse.schemas.events import (
@@ -24,10 +25,6 @@ from meterhouse.schemas.events import (
 )
 
 INT64_LIMIT = 2.0**63
-# ISO 8601 as exports write it, after a trailing Z became +00:00 and a space between date and
-# time a T: with an offset (converted to UTC), without one (UTC by contract), or a date alone.
-TIME_TEXT_WITH_OFFSET = "%Y-%m-%dT%H:%M:%S%.f%z"
-TIME_TEXT_UTC = ("%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d")
 
 
 @dataclass(frozen=True)
@@ -71,21 +68,8 @@ def _string(name: str, dtype: pl.DataType) -> pl.Expr | None:
 
 def _time_text(name: str) -> tuple[pl.Expr, pl.Expr]:
     """An ISO 8601 text column as UTC, and a flag for text that is not such a time."""
-    text = (
-        pl.col(name)
-        .str.strip_chars()
-        .str.replace(r"(?i)z\z", "+00:00")
-        .str.replace(r"\A(\d{4}-\d\d-\d\d) ", "${1}T")
-    )
-    utc = DTYPES["timestamp"]
-    value = pl.coalesce(
-        text.str.to_datetime(TIME_TEXT_WITH_OFFSET, time_zone="UTC", strict=False).cast(utc),
-        *(
-            text.str.to_datetime(f, time_unit="us", strict=False).dt.replace_time_zone("UTC")
-            for f in TIME_TEXT_UTC
-        ),
-    )
-    return value, (text != "").fill_null(False) & value.is_null()
+    value = utc_from_iso_text(pl.col(name))
+    return value, (pl.col(name).str.strip_chars() != "").fill_null(False) & value.is_null()
 
 
 def _timestamp(name: str, dtype: pl.DataType) -> pl.Expr | None:

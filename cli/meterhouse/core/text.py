@@ -1,4 +1,7 @@
-"""`pl.format` without its crash: text from a template and expressions, via `pl.concat_str`.
+"""Text as the exports and documents hold it: `pl.format` without its crash, ISO 8601 times
+read from text, and spreadsheet-safe cells.
+
+`format_text` is `pl.format` via `pl.concat_str`.
 
 Polars 2.1's `pl.format` panics ("assertion failed: i < self.len()") on a column whose chunks
 a filter left empty, which a filtered multi-file load or a large CSV produces; `concat_str`
@@ -23,6 +26,22 @@ def format_text(template: str, *args: str | pl.Expr) -> pl.Expr:
         if arg is not None:
             parts.append((pl.col(arg) if isinstance(arg, str) else arg).cast(pl.String))
     return pl.concat_str(parts)
+
+
+def utc_from_iso_text(text: pl.Expr) -> pl.Expr:
+    """ISO 8601 text as a UTC Datetime("us"), null where it is no such time (or null): with Z,
+    an offset (`+05:45`, `+0200`; converted) or none (UTC), a space or T between date and
+    time, fractional seconds, or a date alone (midnight). The one reading of a time given as
+    text: event and GPU-hour exports (core/reading.py) and vendor bills."""
+    text = (
+        text.str.strip_chars()
+        .str.replace(r"\A(\d{4}-\d{2}-\d{2})\z", "${1}T00:00:00")
+        .str.replace(r"\A(\d{4}-\d{2}-\d{2}) ", "${1}T")
+        .str.replace(r"(?i)z\z", "+00:00")
+    )
+    text = pl.when(text.str.contains(r"[+-]\d{2}:?\d{2}\z")).then(text).otherwise(text + "+00:00")
+    parsed = text.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%z", time_zone="UTC", strict=False)
+    return parsed.cast(pl.Datetime("us", "UTC"))
 
 
 # A spreadsheet runs a cell starting with one of these as a formula (CSV injection); a number

@@ -16,6 +16,7 @@ from decimal import Decimal, InvalidOperation
 import polars as pl
 
 from meterhouse.core.money import COST, UNIT_PRICE
+from meterhouse.core.text import utc_from_iso_text
 from meterhouse.core.vocabulary import VENDOR_TOKEN_CLASSES
 from meterhouse.errors import MeterhouseError
 from meterhouse.schemas.vendor_bills import (
@@ -58,14 +59,7 @@ def _timestamp(name: str, dtype: pl.DataType) -> pl.Expr:
         return pl.col(name).dt.convert_time_zone("UTC").cast(UTC_TIME)
     if isinstance(dtype, pl.Date):
         return pl.col(name).cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
-    text = (
-        _as_text(name, dtype)
-        .str.replace(r"^(\d{4}-\d{2}-\d{2})$", "${1}T00:00:00")
-        .str.replace(" ", "T", literal=True)
-        .str.replace(r"[Zz]$", "+00:00")
-    )
-    text = pl.when(text.str.contains(r"[+-]\d{2}:?\d{2}$")).then(text).otherwise(text + "+00:00")
-    return text.str.to_datetime(format="%Y-%m-%dT%H:%M:%S%.f%z", time_zone="UTC", strict=False)
+    return utc_from_iso_text(_as_text(name, dtype))
 
 
 def _token_class() -> pl.Expr:
