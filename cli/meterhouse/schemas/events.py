@@ -147,10 +147,15 @@ RULES: tuple[Rule, ...] = (
 # Rules the loader applies before a row reaches the canonical types, so Pandera cannot see them.
 NON_INTEGER_RULE = "non_integer_tokens"
 UNREADABLE_TIME_RULE = "unreadable_timestamp"
+# A row a source's adapter (core/sources) could not map to the contract: its detail names the
+# source field and what is wrong with it.
+SOURCE_FIELD_RULE = "unmappable_source_field"
 PARSE_RULES = {
     NON_INTEGER_RULE: "a token count is fractional, not a number, or too large for int64",
     UNREADABLE_TIME_RULE: "a time given as text is not ISO 8601 (a date, or a date and time "
     "with Z, an offset, or none for UTC)",
+    SOURCE_FIELD_RULE: "a field of the source could not be mapped to the contract (the detail "
+    "names the source field: absent, not JSON, not a number)",
 }
 # Columns that hold prompt or response content (as gateways name them, compared without case or
 # surrounding spaces): never stored, not even in a quarantined row's JSON; the load manifest
