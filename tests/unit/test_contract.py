@@ -114,7 +114,7 @@ def _one_event(**values: object) -> pl.DataFrame:
     base: dict[str, object] = {
         "request_id": "r1", "event_at": datetime(2026, 10, 1, tzinfo=UTC), "tenant_id": "tn_a",
         "model": "gpt-4.1", "input_tokens": 10, "output_tokens": 1, "cache_read_tokens": 0,
-        "cache_write_tokens": 0, "reasoning_tokens": 0, "user_id": None, "provider": None,
+        "cache_write_tokens": 0, "cache_write_1h_tokens": 0, "reasoning_tokens": 0, "user_id": None, "provider": None,
         "region": None, "service_tier": "standard", "status": "success", "latency_ms": None,
         "first_token_latency_ms": None, "gpu_id": None, "trace_id": None,
     }  # fmt: skip
@@ -131,6 +131,23 @@ def test_token_bound_and_future_horizon_are_inclusive_limits() -> None:
     assert _broken(_one_event(event_at=at + day + timedelta(microseconds=1)), at) == [
         "future_event_at"
     ]
+
+
+def test_one_hour_cache_writes_are_a_part_of_the_cache_writes() -> None:
+    """cache_write_1h_tokens counts within cache_write_tokens: all of them may be 1-hour writes,
+    never more, and they are not a second amount added to the input."""
+    at = datetime(2026, 10, 1, tzinfo=UTC)
+    writes = {"input_tokens": 100, "cache_write_tokens": 40}
+    assert _broken(_one_event(**writes, cache_write_1h_tokens=40), at) == []
+    assert _broken(_one_event(**writes, cache_write_1h_tokens=41), at) == [
+        "cache_write_1h_exceeds_cache_write"
+    ]
+    # 1-hour writes with no cache writes at all: the source put them in the wrong column
+    assert _broken(_one_event(cache_write_1h_tokens=5), at) == [
+        "cache_write_1h_exceeds_cache_write"
+    ]
+    with pytest.raises(Exception, match="cache_write_1h_exceeds_cache_write"):
+        event_schema().validate(_one_event(**writes, cache_write_1h_tokens=41))
 
 
 def test_pandera_schema_checks_the_time_rule_without_a_load_time() -> None:

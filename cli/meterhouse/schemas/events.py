@@ -61,6 +61,13 @@ COLUMNS: tuple[Column, ...] = (
     Column("output_tokens", "tokens", True, "All generated tokens, reasoning included."),
     Column("cache_read_tokens", "tokens", False, "Prompt tokens served from the prompt cache."),
     Column("cache_write_tokens", "tokens", False, "Prompt tokens written to the prompt cache."),
+    Column(
+        "cache_write_1h_tokens",
+        "tokens",
+        False,
+        "Of cache_write_tokens, those written to the 1-hour cache (Anthropic); the rest are "
+        "5-minute writes.",
+    ),
     Column("reasoning_tokens", "tokens", False, "Output tokens spent on hidden reasoning."),
     Column("user_id", "id", False, "The tenant's end user, if the gateway knows it."),
     Column("provider", "string", False, "Who served the request (openai, bedrock, self-hosted)."),
@@ -127,6 +134,11 @@ RULES: tuple[Rule, ...] = (
             pl.col("cache_read_tokens") > pl.col("input_tokens") - pl.col("cache_write_tokens")
         ).fill_null(False),
         "cache_read_tokens + cache_write_tokens is greater than input_tokens",
+    ),
+    Rule(
+        "cache_write_1h_exceeds_cache_write",
+        (pl.col("cache_write_1h_tokens") > pl.col("cache_write_tokens")).fill_null(False),
+        "cache_write_1h_tokens is greater than cache_write_tokens",
     ),
     Rule(
         "reasoning_exceeds_output",

@@ -40,6 +40,7 @@ create table if not exists raw.usage_events (
     output_tokens           bigint not null,
     cache_read_tokens       bigint not null,
     cache_write_tokens      bigint not null,
+    cache_write_1h_tokens   bigint not null default 0,  -- of cache_write_tokens (Anthropic)
     reasoning_tokens        bigint not null,
     user_id                 varchar,
     provider                varchar,
@@ -53,6 +54,11 @@ create table if not exists raw.usage_events (
     file_id                 bigint not null,
     source_row              bigint not null
 );
+
+-- The 1-hour cache writes (a part of cache_write_tokens); warehouses created before the column
+-- existed get it with its default, 0 on every stored event: all their writes were priced as
+-- 5-minute ones.
+alter table raw.usage_events add column if not exists cache_write_1h_tokens bigint default 0;
 
 create table if not exists raw.quarantined_events (
     file_id         bigint not null,
@@ -150,6 +156,12 @@ create table if not exists app.usage_forecasts (
 -- Which dataset a loaded file belongs to (usage_events or gpu_hours); warehouses created
 -- before GPU telemetry existed get the column with its default.
 alter table raw.load_manifest add column if not exists dataset varchar default 'usage_events';
+-- The source a file was read as (--source: events, litellm, otel, mapped; docs/sources.md), and
+-- the records of it that are not usage (an agent span repeating its children's usage, a
+-- gateway cache hit): counted here, by reason, and not in rows_read.
+alter table raw.load_manifest add column if not exists source varchar default 'events';
+alter table raw.load_manifest add column if not exists rows_skipped bigint default 0;
+alter table raw.load_manifest add column if not exists skip_reasons varchar[] default [];
 
 -- GPU-hour telemetry (docs/gpu-hour-contract.md), loaded like the events by `meterhouse ingest
 -- --gpu-hours`: one row per GPU and clock hour, hour_at a UTC instant without its zone.
