@@ -84,13 +84,23 @@
     {%- endfor %}
 {%- endmacro %}
 
-{#- The price column of a token class, by name. -#}
-{% macro price_column_of(name) -%}
-    {%- for c in token_classes() if c.name == name -%}
-    {{ return(c.price_column) }}
+{#- The price of token class `c` (a token_classes() item) in `relation`, after its fallbacks:
+    its own price column, else its price_fallback class's, else that class's fallback, and so
+    on to a class priced in its own right (cache_write_1h -> cache_write -> input). -#}
+{% macro price_with_fallbacks(relation, c) -%}
+    {%- set columns = [relation ~ '.' ~ c.price_column] -%}
+    {%- set ns = namespace(name=c.price_fallback) -%}
+    {%- for _ in token_classes() if ns.name -%}
+    {%- for f in token_classes() if f.name == ns.name -%}
+    {%- do columns.append(relation ~ '.' ~ f.price_column) -%}
+    {%- set ns.name = f.price_fallback -%}
     {%- endfor -%}
-    {{ exceptions.raise_compiler_error(
-        "price_column_of: no token class '" ~ name ~ "' in vars.vocabulary") }}
+    {%- endfor -%}
+    {%- if ns.name -%}
+    {{ exceptions.raise_compiler_error("price_with_fallbacks: the fallbacks of token class '"
+        ~ c.name ~ "' do not end at a class priced in its own right") }}
+    {%- endif -%}
+    {{ return('coalesce(' ~ columns | join(', ') ~ ')' if columns | length > 1 else columns[0]) }}
 {%- endmacro %}
 
 {#- True when a row has a price for every class without a fallback (input and output): the

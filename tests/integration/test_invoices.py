@@ -26,7 +26,8 @@ MONTHS = (date(2026, 9, 1), date(2026, 10, 1))
 CLASSES = {  # invoice token class: (quantity column, list price column)
     "input": ("uncached_input_tokens", "input_usd_per_1m_tokens"),
     "cache_read": ("cache_read_tokens", "cache_read_usd_per_1m_tokens"),
-    "cache_write": ("cache_write_tokens", "cache_write_usd_per_1m_tokens"),
+    "cache_write": ("cache_write_5m_tokens", "cache_write_usd_per_1m_tokens"),
+    "cache_write_1h": ("cache_write_1h_tokens", "cache_write_1h_usd_per_1m_tokens"),
     "reasoning": ("reasoning_tokens", "reasoning_usd_per_1m_tokens"),
     "output": ("non_reasoning_output_tokens", "output_usd_per_1m_tokens"),
 }

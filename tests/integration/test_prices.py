@@ -32,6 +32,7 @@ CATALOG: dict[str, Any] = {
         "output_cost_per_token": 1.5e-05,
         "cache_read_input_token_cost": 3e-07,
         "cache_creation_input_token_cost": 3.75e-06,
+        "cache_creation_input_token_cost_above_1hr": 6e-06,
         "input_cost_per_token_above_200k_tokens": 6e-06,
         "output_cost_per_token_above_200k_tokens": 2.25e-05,
     },
@@ -69,6 +70,8 @@ def test_import_reads_token_classes_tiers_and_context_tiers(tmp_path: Path, db: 
     assert rows[("gpt-4.1", "standard", 0, "cache_read")] == Decimal("0.500000000000")
     assert rows[("claude-sonnet-4-20250514", "standard", 200000, "output")] == Decimal("22.5")
     assert rows[("claude-sonnet-4-20250514", "standard", 0, "cache_write")] == Decimal("3.75")
+    # the 1-hour cache write is a class of its own, not a context tier of the 5-minute one
+    assert rows[("claude-sonnet-4-20250514", "standard", 0, "cache_write_1h")] == Decimal("6")
     assert not any(key[0] == "text-embedding-3-small" for key in rows)  # not a chat model
     assert "2 models" in result.output
 
@@ -91,7 +94,7 @@ def test_reimport_closes_changed_prices_and_keeps_history(tmp_path: Path, db: Pa
     unchanged = run("prices", "import", "--litellm", second, "--effective-from", "2026-10-01",
                     "--db", db)  # fmt: skip
     assert "0 changed" in unchanged.output
-    assert len(price_rows(db)) == 12  # 11 prices + 1 closed row: an unchanged import adds none
+    assert len(price_rows(db)) == 13  # 12 prices + 1 closed row: an unchanged import adds none
 
     back = run("prices", "import", "--litellm", first, "--effective-from", "2026-08-01", "--db", db)
     assert back.exit_code == 2

@@ -24,6 +24,7 @@ def rows(ids: list[str], output: list[int], file_id: int = 1) -> pl.DataFrame:
             "output_tokens": output,
             "cache_read_tokens": [0] * n,
             "cache_write_tokens": [0] * n,
+            "cache_write_1h_tokens": [0] * n,
             "reasoning_tokens": [0] * n,
             "file_id": [file_id] * n,
             "source_row": list(range(n)),

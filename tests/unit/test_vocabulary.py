@@ -27,10 +27,15 @@ def test_token_classes() -> None:
         assert c.direction in {"input", "output"}
         assert c.price_column == f"{c.name}_usd_per_1m_tokens"
         assert c.quantity_column.endswith("_tokens")
-        # a fallback is a class priced in its own right, of the same direction
-        if c.price_fallback is not None:
-            assert c.price_fallback in required
-            assert vocabulary.token_class(c.price_fallback).direction == c.direction
+        # the fallbacks, followed on, reach a class priced in its own right, of the same
+        # direction (cache_write_1h -> cache_write -> input), with no loop
+        seen, fallback = [c.name], c.price_fallback
+        while fallback is not None:
+            assert fallback not in seen
+            assert vocabulary.token_class(fallback).direction == c.direction
+            seen.append(fallback)
+            fallback = vocabulary.token_class(fallback).price_fallback
+        assert seen[-1] in required
         assert c.focus_action is None or c.direction == "input"  # caches hold input tokens
     assert names == set(prices.TOKEN_CLASSES.values())
 

@@ -29,15 +29,17 @@ DOCUMENTATION_KEYS = ("sample_spec",)
 # (core/vocabulary.py: catalog_key, catalog_suffix).
 TOKEN_CLASSES = {c.catalog_key: c.name for c in vocabulary.TOKEN_CLASSES}
 SERVICE_TIERS = {t.catalog_suffix: t.name for t in vocabulary.SERVICE_TIERS}
+# Longest key first: cache_creation_input_token_cost_above_1hr (the 1-hour cache write) is read
+# as its own class, not as cache_creation_input_token_cost with a suffix.
 _FIELD = re.compile(
-    r"^(?P<base>" + "|".join(map(re.escape, TOKEN_CLASSES)) + r")"
+    r"^(?P<base>" + "|".join(map(re.escape, sorted(TOKEN_CLASSES, key=len, reverse=True))) + r")"
     r"(?:_above_(?P<k>\d+)k_tokens)?"
     r"(?:_(?P<tier>" + "|".join(re.escape(s) for s in SERVICE_TIERS if s) + r"))?$"
 )
-# Documented, not priced: 1-hour cache writes, audio/image/video tokens, per-query search fees,
-# and the `input_cost_per_token_cache_hit` spelling (every model that has it also has
+# Documented, not priced: audio/image/video tokens, per-query search fees, and the
+# `input_cost_per_token_cache_hit` spelling (every model that has it also has
 # cache_read_input_token_cost).
-SKIPPED_FIELDS = ("_above_1hr", "audio", "image", "video", "search_context", "cache_hit")
+SKIPPED_FIELDS = ("audio", "image", "video", "search_context", "cache_hit")
 PER_MILLION = Decimal(1_000_000)
 STORED = Decimal(1).scaleb(-UNIT_PRICE.scale)  # the scale of a stored price
 MAX_INTEGER_DIGITS = 26  # 38 - 12

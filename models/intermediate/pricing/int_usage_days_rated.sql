@@ -2,8 +2,9 @@
     new rows; Spark stores a partition per usage_date and overwrites the partitions of the new
     rows (docs/scale-out.md). Every day rated has a marker row, so a day is replaced even when
     none of its events is left (all held). -#}
-{#- A column added to the rating (region, decision 0026) is appended to a warehouse's table on
-    DuckDB, null on the days rated before; Spark fails on a changed schema, as it did before. -#}
+{#- A column added to the rating (region, decision 0026; the 1-hour cache writes and their
+    price) is appended to a warehouse's table on DuckDB, null on the days rated before
+    (int_usage_priced_daily reads those); Spark fails on a changed schema, as it did before. -#}
 {{ config(materialized='incremental', unique_key='usage_date',
           on_schema_change='append_new_columns' if target.type != 'spark' else 'fail',
           incremental_strategy='insert_overwrite' if target.type == 'spark' else 'delete+insert',
@@ -67,6 +68,7 @@ usage_groups as (
         count(*) as request_count,
         sum(input_tokens) as input_tokens,
         sum(output_tokens) as output_tokens,
+        sum(cache_write_tokens) as cache_write_tokens,
         {%- for c in token_classes() %}
         sum({{ c.quantity_column }}) as {{ c.quantity_column }},
         {%- endfor %}
@@ -93,7 +95,7 @@ final as (
     select
         null, null, null, days_to_rate.usage_date, null, null, null, null, null, null,
         {%- for c in price_classes() %} null,{% endfor %}
-        null, null, null,
+        null, null, null, null,
         {%- for c in token_classes() %} null,{% endfor %}
         null, null,
         true,

@@ -4,7 +4,8 @@
 -- at event_at for each token class
 -- (int_price_choices has already applied the tier and context fallbacks) and its vendor
 -- cost. Class fallbacks (docs/pricing.md): cache read and cache write pay the input price,
--- reasoning the output price, when the model has no price of their own. No input or output
+-- a 1-hour cache write the cache-write price (else the input price), reasoning the output
+-- price, when the model has no price of their own (macro price_with_fallbacks). No input or output
 -- price: the event is unpriced (api_cost_usd null, never 0). provider: the event's own
 -- (event_provider), else the catalog's provider of the model it resolved to, else null.
 with events as (
@@ -26,12 +27,7 @@ with_prices as (
         resolved.resolution_rule,
         coalesce(events.event_provider, resolved.model_provider) as provider,
         {%- for c in price_classes() %}
-        {%- if c.price_fallback %}
-        coalesce(choices.{{ c.price_column }}, choices.{{ price_column_of(c.price_fallback) }})
-            as {{ c.price_column }}{{ "," if not loop.last }}
-        {%- else %}
-        choices.{{ c.price_column }}{{ "," if not loop.last }}
-        {%- endif %}
+        {{ price_with_fallbacks('choices', c) }} as {{ c.price_column }}{{ "," if not loop.last }}
         {%- endfor %}
     from events
     left join resolved on resolved.model_name = events.model_name

@@ -3,6 +3,10 @@
 -- self-hosted or not, service tier, success, priced-or-not and per-class list prices
 -- The rated usage (int_usage_days_rated, incremental, docs/decisions/0004) without its day
 -- markers: what fct_usage_daily, fct_unpriced_usage, the invoice lines and the cost marts read.
+{#- Days rated before the 1-hour cache writes were a class of their own (kept by an issued
+    month, docs/decisions/0025) have no such column: all their writes were 5-minute ones. -#}
+{%- set rated_before = {'cache_write_5m_tokens': 'cache_write_tokens',
+    'cache_write_1h_tokens': '0'} %}
 with rated as (
     select * from {{ ref('int_usage_days_rated') }}
     where not is_day_marker
@@ -26,8 +30,14 @@ final as (
         request_count,
         input_tokens,
         output_tokens,
+        cache_write_tokens,
         {%- for c in token_classes() %}
+        {%- if c.quantity_column in rated_before %}
+        coalesce({{ c.quantity_column }}, {{ rated_before[c.quantity_column] }})
+            as {{ c.quantity_column }},
+        {%- else %}
         {{ c.quantity_column }},
+        {%- endif %}
         {%- endfor %}
         api_cost_usd,
         last_file_id

@@ -22,6 +22,7 @@ usage_groups as (
         cast(sum(request_count) as bigint) as request_count,
         cast(sum(input_tokens) as bigint) as input_tokens,
         cast(sum(output_tokens) as bigint) as output_tokens,
+        cast(sum(cache_write_tokens) as bigint) as cache_write_tokens,
         {%- for c in token_classes() %}
         cast(sum({{ c.quantity_column }}) as bigint) as {{ c.quantity_column }},
         {%- endfor %}

@@ -32,9 +32,13 @@ final as (
         source.output_tokens,
         source.cache_read_tokens,
         source.cache_write_tokens,
+        source.cache_write_1h_tokens,
         source.reasoning_tokens,
         source.input_tokens - source.cache_read_tokens - source.cache_write_tokens
             as uncached_input_tokens,
+        -- the 1-hour writes are a part of the cache writes (rule
+        -- cache_write_1h_exceeds_cache_write); the rest are the 5-minute ones
+        source.cache_write_tokens - source.cache_write_1h_tokens as cache_write_5m_tokens,
         source.output_tokens - source.reasoning_tokens as non_reasoning_output_tokens,
         source.user_id,
         case
