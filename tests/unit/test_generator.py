@@ -21,7 +21,10 @@ from meterhouse.sample.catalog import MIN_MODELS, load_models
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 DAYS, TENANTS, PER_DAY, SEED = 10, 8, 2_500, 7  # 25k rows: enough for every kind of dirt
 MODEL_NAME = r"^[^\s\x00-\x1f]{1,256}$"
-TOKENS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
+TOKENS = (
+    "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens",
+    "cache_write_1h_tokens",
+)  # fmt: skip
 # Each kind of bad row and the rule it breaks, in the order a row is classified.
 KINDS = {
     "negative_input": pl.col("input_tokens") < 0,
@@ -35,7 +38,8 @@ KINDS = {
 }
 EVENT_COLUMNS = (
     "request_id", "event_at", "tenant_id", "model", "input_tokens", "output_tokens",
-    "cache_read_tokens", "cache_write_tokens", "reasoning_tokens", "user_id", "provider",
+    "cache_read_tokens", "cache_write_tokens", "cache_write_1h_tokens", "reasoning_tokens",
+    "user_id", "provider",
     "region", "service_tier", "status", "latency_ms", "first_token_latency_ms", "gpu_id",
     "trace_id",
 )  # fmt: skip
@@ -185,6 +189,13 @@ def test_rows_that_pass_the_rules_are_consistent(
     assert 0.25 < valid["trace_id"].is_null().mean() < 0.75  # type: ignore[operator]
     assert valid.filter(pl.col("cache_read_tokens") > 0).height > 0
     assert valid.filter(pl.col("cache_write_tokens") > 0).height > 0
+    # Some cache writes go to the 1-hour cache, only ever a part of the writes, and only on the
+    # models that report writes (Anthropic-style caching), a minority of them.
+    assert valid.select((pl.col("cache_write_1h_tokens") <= pl.col("cache_write_tokens")).all()).item()
+    one_hour = valid.filter(pl.col("cache_write_1h_tokens") > 0)
+    writes = valid.filter(pl.col("cache_write_tokens") > 0)
+    assert 0.05 < one_hour.height / writes.height < 0.25
+    assert one_hour["model"].str.contains("(?i)claude").all()
     assert valid.filter(pl.col("reasoning_tokens") > 0).height > 0
 
 

@@ -111,6 +111,34 @@ def test_each_usage_class() -> None:
     }
 
 
+def test_one_hour_cache_writes_are_told_apart_by_their_meter() -> None:
+    """A Write row is a 1-hour cache write when its SkuMeter says so (as our FOCUS export and
+    vendors spell it), else a 5-minute one; each reconciles with its own metered class."""
+    model = "claude-sonnet-4-5"
+    write = {"direction": "Input", "action": "Write"}
+    b = bill(
+        bill_row(1, model, 666_667, "3.75", **write, SkuMeter="Cache Write Input Tokens"),
+        bill_row(1, model, 333_333, "6", **write, SkuMeter="Cache Write (1h) Input Tokens"),
+        bill_row(2, model, 100, "6", **write, SkuMeter="1-hour cache write tokens"),
+        bill_row(3, model, 100, "6", **write, SkuMeter="Cache write 1 hour"),
+        bill_row(4, model, 100, "3.75", **write, SkuMeter="Cache write 5m (1M tokens)"),
+    )
+    assert b.sort("bill_row")["token_class"].to_list() == [
+        "cache_write", "cache_write_1h", "cache_write_1h", "cache_write_1h", "cache_write",
+    ]  # fmt: skip
+    m = metered(
+        (1, model, "cache_write", "3.75", 666_667),
+        (1, model, "cache_write_1h", "6", 333_333),
+        (2, model, "cache_write_1h", "6", 100),
+        (3, model, "cache_write_1h", "6", 100),
+        (4, model, "cache_write", "3.75", 100),
+    )
+    assert set(classes(b, m).values()) == {"matched"}
+    # a 1-hour write billed as a 5-minute one is a price (and quantity) difference, not a match
+    wrong = bill(bill_row(1, model, 333_333, "6", **write, SkuMeter="Cache Write Input Tokens"))
+    assert classes(wrong, m)[(1, model, "cache_write")] != "matched"
+
+
 def test_exactly_at_tolerance_is_within_and_one_token_more_is_not() -> None:
     m = metered((1, "gpt-4.1", "input", "2", 1_000_000))
     assert classes(bill(bill_row(1, "gpt-4.1", 1_005_000, "2")), m)[(1, "gpt-4.1", "input")] == (

@@ -31,6 +31,13 @@ PER_MILLION = 1_000_000
 # "Tokens", "1000 Tokens", "1000000 Tokens", "1K Tokens", "1M Tokens" (case-insensitive)
 TOKEN_UNIT = r"(?i)^\s*([0-9]+)?\s*([km])?\s*tokens?\s*$"
 SHOWN_ROWS = 5
+# A cache write to the 1-hour cache (Anthropic's, priced above the 5-minute one) is a Write like
+# the others in SkuPriceDetails: its SkuMeter tells it apart ("Cache Write (1h) Input Tokens",
+# "1-hour cache write", "1 hour", "1hr"), and a Write whose meter says no such thing is a
+# 5-minute one.
+ONE_HOUR_CLASS = "cache_write_1h"
+FIVE_MINUTE_CLASS = "cache_write"
+ONE_HOUR_METER = r"(?i)\b1\s*-?\s*h(?:ou)?r?\b"
 
 
 def missing_columns(names: list[str]) -> list[str]:
@@ -64,24 +71,29 @@ def _timestamp(name: str, dtype: pl.DataType) -> pl.Expr:
 
 def _token_class() -> pl.Expr:
     """From SkuPriceDetails (TokenDirection, TokenCacheAction; no action = uncached), else from
-    the SkuMeter text."""
+    the SkuMeter text; a cache write is a 1-hour one when its SkuMeter says so."""
     details = pl.col("SkuPriceDetails")
     direction = details.str.json_path_match("$.TokenDirection").str.to_lowercase()
     # FOCUS: no TokenCacheAction is an uncached token
     action = details.str.json_path_match("$.TokenCacheAction").str.to_lowercase()
     action = action.fill_null("uncached")
+    meter = pl.col("SkuMeter").str.to_lowercase()
+    one_hour = meter.str.contains(ONE_HOUR_METER).fill_null(False)
+    duration = {ONE_HOUR_CLASS: one_hour, FIVE_MINUTE_CLASS: ~one_hour}
     # a class with a cache action is that direction and action; one without, any of its direction
     from_json = pl.coalesce(
         pl.when(
             (direction == c.direction)
             & (pl.lit(True) if c.focus_action is None else action == c.focus_action.lower())
+            & duration.get(c.name, pl.lit(True))
         ).then(pl.lit(c.name))
         for c in VENDOR_TOKEN_CLASSES
     )
-    meter = pl.col("SkuMeter").str.to_lowercase()
     from_meter = (
         pl.when(meter.str.contains("cache read"))
         .then(pl.lit("cache_read"))
+        .when(meter.str.contains("cache write") & one_hour)
+        .then(pl.lit(ONE_HOUR_CLASS))
         .when(meter.str.contains("cache write"))
         .then(pl.lit("cache_write"))
         .when(meter.str.contains(r"output tokens?$"))

@@ -60,7 +60,8 @@ SCHEMA = pa.schema(
         ("tenant_id", pa.string()),
         ("model", pa.string()),
         *((c, pa.int64()) for c in ("input_tokens", "output_tokens", "cache_read_tokens")),
-        *((c, pa.int64()) for c in ("cache_write_tokens", "reasoning_tokens")),
+        *((c, pa.int64()) for c in ("cache_write_tokens", "cache_write_1h_tokens")),
+        ("reasoning_tokens", pa.int64()),
         *((c, pa.string()) for c in ("user_id", "provider", "region", "service_tier", "status")),
         ("latency_ms", pa.int64()),
         ("first_token_latency_ms", pa.int64()),
@@ -139,8 +140,13 @@ def _day_rows(
     region = md.region[m, np.where(u < 0.75, 0, rng.integers(0, md.n_regions[m]))]
     gpu = np.where(md.n_gpus[m] > 0, md.gpu[m, rng.integers(0, np.maximum(md.n_gpus[m], 1))], -1)
     users = ten.user_offset[t] + (ten.n_users[t] * rng.random(n) ** 2).astype(np.int64)
+    rid = _hex_ids(rng, n, 12)
+    # About 1 in 8 cache-writing requests (Anthropic-style models) writes to the 1-hour cache
+    # instead of the 5-minute one: told by the request id's first hex digit (0 or 1), so that no
+    # new draw moves the other columns of a seed's files.
+    one_hour = writes & (rid.view(np.uint8)[:: rid.dtype.itemsize] <= ord("1"))
     return {
-        "rid": _hex_ids(rng, n, 12),
+        "rid": rid,
         "rid_ok": np.ones(n, dtype=bool),
         "event": event,
         "tenant": t,
@@ -149,6 +155,7 @@ def _day_rows(
         "out": out,
         "cread": cache_read,
         "cwrite": cache_write.astype(np.int64),
+        "cwrite1h": np.where(one_hour, cache_write, 0).astype(np.int64),
         "reason": reasoning.astype(np.int64),
         "user": users,
         "provider": md.provider[m],
@@ -180,10 +187,11 @@ def _spoil(rng: np.random.Generator, bad: Frame, kinds: Arr, unparseable: int) -
         k = kinds == kind
         if kind == 0:  # a negative count also makes any cache total "exceed" it
             bad["inp"][k], bad["cread"][k], bad["cwrite"][k] = -rng.integers(1, 5000, n)[k], 0, 0
+            bad["cwrite1h"][k] = 0
         elif kind == 1:
             bad["out"][k], bad["reason"][k] = -rng.integers(1, 500, n)[k], 0
         elif kind == 2:
-            bad["cread"][k], bad["cwrite"][k] = bad["inp"][k], small[k]
+            bad["cread"][k], bad["cwrite"][k], bad["cwrite1h"][k] = bad["inp"][k], small[k], 0
         elif kind == 3:
             bad["reason"][k] = bad["out"][k] + small[k]
         elif kind == 4:
@@ -214,7 +222,7 @@ def _fixed_strings(raw: Arr, prefix: bytes, valid: Arr) -> pa.Array:
 
 def _table(f: Frame, ten: Tenants, names: list[str]) -> pa.Table:
     md = ten.models
-    ints = ("inp", "out", "cread", "cwrite", "reason")
+    ints = ("inp", "out", "cread", "cwrite", "cwrite1h", "reason")
     columns = [
         _fixed_strings(f["rid"], b"req_", f["rid_ok"]),
         pa.array(f["event"], pa.timestamp("us", tz="UTC")),

@@ -70,8 +70,8 @@ def _prices(catalog: Path | None) -> pl.DataFrame:
 
 def _price_of(prices: pl.DataFrame) -> pl.DataFrame:
     """Per model, tier and class, the price the warehouse would choose at base context: the
-    tier's own, else standard; a class without one pays its fallback class's price (a cache
-    class the input price)."""
+    tier's own, else standard; a class without one pays its fallback class's price, followed on
+    (a cache class the input price; a 1-hour cache write the cache-write price, else input)."""
     base = prices.filter(pl.col("min_context_tokens") == 0).select(
         "model_id",
         "service_tier",
@@ -99,21 +99,30 @@ def _price_of(prices: pl.DataFrame) -> pl.DataFrame:
     own = pl.col("service_tier")
     standard = pl.lit("standard")  # the tier whose price applies when a tier has none
     cls = pl.col("token_class")
-    fallback = cls.replace_strict(
-        {c.name: c.price_fallback for c in VENDOR_TOKEN_CLASSES}, return_dtype=pl.String
-    )
-    picks = [
-        pick(own, cls, "a"),
-        pick(standard, cls, "b"),
-        pick(own, fallback, "c"),
-        pick(standard, fallback, "d"),
-    ]
     key = ["model_id", "service_tier", "token_class"]
-    joined = picks[0]
-    for other in picks[1:]:
-        joined = joined.join(other, on=key)
-    price = pl.coalesce("a", "b", "c", "d")
-    return joined.select(*key, price.alias("price")).drop_nulls("price")
+    direct = (
+        pick(own, cls, "a")
+        .join(pick(standard, cls, "b"), on=key)
+        .select(*key, pl.coalesce("a", "b").alias("price"))
+    )
+    fallback_of = {c.name: c.price_fallback for c in VENDOR_TOKEN_CLASSES}
+    resolved = direct.with_columns(
+        cls.replace_strict(fallback_of, return_dtype=pl.String).alias("_f")
+    )
+    for _ in VENDOR_TOKEN_CLASSES:  # follow the fallbacks to a class priced in its own right
+        resolved = (
+            resolved.join(
+                direct.rename({"token_class": "_f", "price": "_p"}),
+                on=["model_id", "service_tier", "_f"],
+                how="left",
+            )
+            .with_columns(
+                pl.coalesce("price", "_p").alias("price"),
+                pl.col("_f").replace_strict(fallback_of, default=None, return_dtype=pl.String),
+            )
+            .drop("_p")
+        )
+    return resolved.select(*key, "price").drop_nulls("price")
 
 
 def _clean_rows(sample_dir: Path, month: date, provider: str, catalog: Path | None) -> pl.DataFrame:
@@ -131,6 +140,10 @@ def _clean_rows(sample_dir: Path, month: date, provider: str, catalog: Path | No
         pl.col("event_at").dt.date().alias("usage_date"),
         (pl.col("input_tokens") - pl.col("cache_read_tokens") - pl.col("cache_write_tokens")).alias(
             "uncached_input_tokens"
+        ),
+        # the 5-minute cache writes, as staging derives them
+        (pl.col("cache_write_tokens") - pl.col("cache_write_1h_tokens")).alias(
+            "cache_write_5m_tokens"
         ),
     ).with_columns(
         pl.col(c.vendor_quantity_column).alias(c.name)
