@@ -114,9 +114,10 @@ def _one_event(**values: object) -> pl.DataFrame:
     base: dict[str, object] = {
         "request_id": "r1", "event_at": datetime(2026, 10, 1, tzinfo=UTC), "tenant_id": "tn_a",
         "model": "gpt-4.1", "input_tokens": 10, "output_tokens": 1, "cache_read_tokens": 0,
-        "cache_write_tokens": 0, "cache_write_1h_tokens": 0, "reasoning_tokens": 0, "user_id": None, "provider": None,
-        "region": None, "service_tier": "standard", "status": "success", "latency_ms": None,
-        "first_token_latency_ms": None, "gpu_id": None, "trace_id": None,
+        "cache_write_tokens": 0, "cache_write_1h_tokens": 0, "reasoning_tokens": 0,
+        "user_id": None, "provider": None, "region": None, "service_tier": "standard",
+        "status": "success", "latency_ms": None, "first_token_latency_ms": None, "gpu_id": None,
+        "trace_id": None,
     }  # fmt: skip
     base.update(values)
     return pl.DataFrame([base], schema={c.name: DTYPES[c.kind] for c in COLUMNS})
