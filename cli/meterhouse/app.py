@@ -27,6 +27,7 @@ app.add_typer(inputs.prices_app, name="prices")
 app.command()(runs.status)
 app.add_typer(report.app, name="report")
 app.command("quarantine")(load.quarantine)
+app.add_typer(load.sources_app, name="sources")
 
 
 def main() -> None:

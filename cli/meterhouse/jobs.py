@@ -31,7 +31,8 @@ if TYPE_CHECKING:
     import polars as pl
 
     from meterhouse.warehouse.holds import HoldChange
-    from meterhouse.warehouse.ingest import IngestResult
+    from meterhouse.core.sources import Source
+    from meterhouse.warehouse.ingest import IngestResult, SourceCheck
     from meterhouse.warehouse.invoices import Issued
     from meterhouse.warehouse.mart_checks import MartCheck
     from meterhouse.warehouse.prices import PriceImport
@@ -61,15 +62,51 @@ def marts(db: Path, target: Target) -> Iterator[duckdb.DuckDBPyConnection]:
             yield con
 
 
-def load(db: Path, paths: Sequence[Path], allow_changed: bool, gpu_hours: bool) -> IngestResult:
-    """Load usage exports (or GPU-hour telemetry) through the one loader."""
+@dataclass(frozen=True)
+class SourceChoice:
+    """What `--source`, `--mapping` and `--tenant-from` said (docs/sources.md)."""
+
+    name: str = "events"
+    mapping: Path | None = None
+    tenant_from: str | None = None
+
+
+def source(choice: SourceChoice) -> Source:
+    """The source chosen, its mapping file read and checked."""
+    from meterhouse.core.sources.registry import make_source
+
+    mapping = None
+    if choice.mapping is not None:
+        try:
+            mapping = (choice.mapping.read_text(encoding="utf-8"), str(choice.mapping))
+        except (OSError, UnicodeDecodeError) as error:
+            raise MeterhouseError(f"{choice.mapping}: cannot read the mapping file ({error}).") from error
+    return make_source(choice.name, mapping, choice.tenant_from)
+
+
+def load(db: Path, paths: Sequence[Path], allow_changed: bool, gpu_hours: bool,
+         choice: SourceChoice = SourceChoice()) -> IngestResult:  # noqa: B008  # fmt: skip
+    """Load usage exports of a source (or GPU-hour telemetry) through the one loader."""
     from meterhouse.schemas.events import EVENTS
     from meterhouse.schemas.gpu_hours import GPU_HOURS
     from meterhouse.warehouse.ingest import ingest
 
+    if gpu_hours and choice.name != "events":
+        raise MeterhouseError("--source is for usage exports; GPU-hour telemetry has its own "
+                              "contract (docs/gpu-hour-contract.md).")  # fmt: skip
     dataset = GPU_HOURS if gpu_hours else EVENTS
+    chosen = source(choice)  # a bad mapping is refused before the warehouse is opened
     with connect(db) as con, progress(f"ingest {dataset.name}") as report:
-        return ingest(con, paths, dataset=dataset, allow_changed=allow_changed, report=report)
+        return ingest(con, paths, dataset=dataset, allow_changed=allow_changed, report=report,
+                      source=chosen)  # fmt: skip
+
+
+def check_source(choice: SourceChoice, paths: Sequence[Path], rows: int) -> list[SourceCheck]:
+    """`sources check`: each file as it would load (its first rows, and what would be
+    quarantined and why), writing nothing."""
+    from meterhouse.warehouse.ingest import check_files
+
+    return check_files(paths, source(choice), rows)
 
 
 def build(db: Path, select: str | None, full_refresh: bool, contracts: Path | None,
@@ -114,14 +151,15 @@ class Night:
 
 
 def nightly(db: Path, events: Path, gpu_hours: Path | None, contracts: Path | None,
-            target: Target, listener: Listener, full_check: bool = False) -> Night:  # fmt: skip
+            target: Target, listener: Listener, full_check: bool = False,
+            choice: SourceChoice = SourceChoice()) -> Night:  # noqa: B008  # fmt: skip
     """Load what is new, build and test the models, summarise, forecast 30 days ahead, check
     the marts of the days the night changed (all with `full_check`). A failing billing mart
     stops the night (the loads are kept); a failing mart billing does not depend on, or a
     failing forecast, does not (docs/decisions/0013, 0020)."""
     if contracts is not None:
         check_contracts(contracts)  # before loading anything
-    listener.loaded(load(db, [events], allow_changed=False, gpu_hours=False))
+    listener.loaded(load(db, [events], allow_changed=False, gpu_hours=False, choice=choice))
     if gpu_hours is not None:
         listener.loaded(load(db, [gpu_hours], allow_changed=False, gpu_hours=True))
     # dbt unit tests check the SQL logic, not the night's data: `make test` and

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from meterhouse.jobs import Forecast, TracedLine
     from meterhouse.sample.generator import SampleSummary
     from meterhouse.warehouse.holds import HoldChange
-    from meterhouse.warehouse.ingest import IngestResult
+    from meterhouse.warehouse.ingest import IngestResult, SourceCheck
     from meterhouse.warehouse.invoices import Issued
     from meterhouse.warehouse.mart_checks import MartCheck
     from meterhouse.warehouse.prices import PriceImport
@@ -55,13 +55,48 @@ def ingest(out: SafeConsole, result: IngestResult, every_file: bool = False) -> 
                 f"loaded  {f.name}: read {f.rows_read:,} = loaded {f.rows_loaded:,} + duplicate "
                 f"{f.rows_duplicate:,} + quarantined {f.rows_quarantined:,}", highlight=False
             )  # fmt: skip
+            if f.skip_reasons:
+                out.print(f"        not usage, left out: {'; '.join(f.skip_reasons)}",
+                          highlight=False)  # fmt: skip
     read, loaded = result.total("rows_read"), result.total("rows_loaded")
     dup, bad = result.total("rows_duplicate"), result.total("rows_quarantined")
     new = sum(1 for f in result.files if not f.skipped)
+    left_out = result.total("rows_skipped")
     out.print(
         f"{new} new file(s), {len(result.files) - new} already loaded. Rows read {read:,} = "
         f"loaded {loaded:,} + duplicates {dup:,} + quarantined {bad:,}."
+        + (f" Records that are not usage, left out: {left_out:,}." if left_out else "")
     )
+
+
+def source_checks(out: SafeConsole, checks: list[SourceCheck]) -> None:
+    """`sources check`: per file, its first rows as they would load, then what would be
+    quarantined (by rule and source field), left out, or not read."""
+    for check in checks:
+        bad = int(check.quarantined["rows"].sum()) if check.quarantined.height else 0
+        out.print(f"{check.name}: {check.rows_read:,} usage record(s); {bad:,} would be "
+                  "quarantined", highlight=False)  # fmt: skip
+        if check.first_rows.height:
+            shown = check.first_rows.select(
+                c for c in check.first_rows.columns
+                if check.first_rows[c].null_count() < check.first_rows.height
+            )  # fmt: skip
+            table = Table(*shown.columns, title=f"first rows as loaded ({check.name})")
+            for row in shown.iter_rows():
+                table.add_row(*("" if v is None else str(v) for v in row))
+            out.print(table)
+        for rules, detail, rows, first in check.quarantined.iter_rows():
+            why = f"{rules}" + (f" ({detail})" if detail else "")
+            out.print(f"  quarantined {rows:,} row(s), first at record {first:,}: {why}",
+                      highlight=False)  # fmt: skip
+        for why, count in check.skipped.items():
+            out.print(f"  left out {count:,} record(s): {why}", highlight=False)
+        if check.content_columns:
+            out.print(f"  content, never stored: {', '.join(check.content_columns)}",
+                      highlight=False)  # fmt: skip
+        if check.ignored_columns:
+            out.print(f"  not read: {', '.join(check.ignored_columns)}", highlight=False)
+    out.print("nothing was written (a check; `meterhouse ingest --source ...` loads).")
 
 
 def summary(out: SafeConsole, s: Summary, db: Path) -> None:

@@ -84,6 +84,8 @@ class Terminal:
 
     def loaded(self, result: IngestResult) -> None:
         render.ingest(out, result, every_file=is_verbose())
+        for text in result.warnings:
+            warn(text)
 
     def summarized(self, summary: Summary, db: Path) -> None:
         render.summary(out, summary, db)

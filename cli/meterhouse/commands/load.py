@@ -9,8 +9,14 @@ from typing import Annotated
 import typer
 
 from meterhouse import jobs, render
-from meterhouse.commands.common import out, user_errors
-from meterhouse.commands.options import DbOption, VerboseOption
+from meterhouse.commands.common import out, user_errors, warn
+from meterhouse.commands.options import (
+    DbOption,
+    MappingOption,
+    SourceOption,
+    TenantFromOption,
+    VerboseOption,
+)
 from meterhouse.warehouse.db import resolve_db
 
 
@@ -60,20 +66,29 @@ def ingest(
             help="The files are GPU-hour telemetry (docs/gpu-hour-contract.md), not events.",
         ),
     ] = False,
+    source: SourceOption = "events",
+    mapping: MappingOption = None,
+    tenant_from: TenantFromOption = None,
     verbose: VerboseOption = False,
 ) -> None:
     """Load usage exports: validate, quarantine bad rows, deduplicate on request_id.
 
     A file is Parquet (.parquet), CSV with a header (.csv, .tsv: delimiter sniffed, UTF-8 with
     or without BOM) or JSON Lines (.jsonl, .ndjson), each plain or compressed (.gz, .zst).
+    With --source, the files are another source's (a LiteLLM spend log, OpenTelemetry spans,
+    any export through a mapping: docs/sources.md), read into the event contract first and
+    then loaded the same way; `meterhouse sources check` shows how they would load.
 
     With --gpu-hours, load GPU-hour telemetry the same way, deduplicated on (gpu_id, hour_at).
     Files load in path order in one transaction: all new files or none. A file already loaded
     is skipped (listed with --verbose). Prints rows read = loaded + duplicates + quarantined.
     """
     with user_errors():
-        done = jobs.load(resolve_db(db), paths, allow_changed, gpu_hours)
+        choice = jobs.SourceChoice(source, mapping, tenant_from)
+        done = jobs.load(resolve_db(db), paths, allow_changed, gpu_hours, choice)
     render.ingest(out, done, every_file=verbose)
+    for text in done.warnings:
+        warn(text)
 
 
 def quarantine(
@@ -101,3 +116,29 @@ def quarantine(
     with user_errors():
         change = jobs.quarantine(resolve_db(db), request_ids, reason, release, by)
     render.quarantined(out, change, release)
+
+
+sources_app = typer.Typer(
+    help="Usage from other sources (LiteLLM, OpenTelemetry, any export through a mapping): "
+    "check how their files would load. Load them with `meterhouse ingest --source`.",
+    no_args_is_help=True,
+)
+
+
+@sources_app.command("check")
+def sources_check(
+    paths: Annotated[list[Path], typer.Argument(help="Export files or folders of them.")],
+    source: SourceOption = "mapped",
+    mapping: MappingOption = None,
+    tenant_from: TenantFromOption = None,
+    rows: Annotated[int, typer.Option(min=0, help="How many rows of each file to show.")] = 5,
+) -> None:
+    """Show how files would load, writing nothing: each file's first rows in the event
+    contract, the rows that would be quarantined and why (by rule and source field), the
+    records left out as not usage, and the columns not read. Opens no warehouse, so a
+    repeat of a request loaded before is not seen. Exit 1 when a row would be quarantined."""
+    with user_errors():
+        checks = jobs.check_source(jobs.SourceChoice(source, mapping, tenant_from), paths, rows)
+    render.source_checks(out, checks)
+    if any(c.quarantined.height for c in checks):
+        raise typer.Exit(1)

@@ -89,3 +89,33 @@ def target(name: str) -> Target:
     if name not in get_args(Target):
         raise MeterhouseError(f"--target {name}: choose duckdb or spark.")
     return cast(Target, name)
+
+SourceOption = Annotated[
+    str,
+    typer.Option(
+        "--source",
+        help="What the files are: events (the event contract, docs/event-contract.md), litellm "
+        "(LiteLLM spend logs or its logger's JSON Lines), otel (OpenTelemetry GenAI spans, OTLP "
+        "JSON Lines) or mapped (any export, through --mapping). docs/sources.md.",
+    ),
+]
+MappingOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--mapping",
+        help="With --source mapped: the mapping file (TOML or YAML) saying which source field "
+        "is which contract column (docs/sources.md; examples in examples/mappings).",
+        show_default=False,
+    ),
+]
+TenantFromOption = Annotated[
+    str | None,
+    typer.Option(
+        "--tenant-from",
+        metavar="FIELD",
+        help="With --source litellm or otel: the field the tenant comes from (litellm: "
+        "team_id, the default, end_user, organization_id or metadata.<key>; otel: a resource "
+        "or span attribute, default tenant.id).",
+        show_default=False,
+    ),
+]

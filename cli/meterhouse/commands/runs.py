@@ -12,7 +12,10 @@ from meterhouse.commands.common import Terminal, out, user_errors, warn
 from meterhouse.commands.options import (
     ContractsOption,
     DbOption,
+    MappingOption,
+    SourceOption,
     TargetOption,
+    TenantFromOption,
     VerboseOption,
     target,
 )
@@ -68,17 +71,23 @@ def nightly(
     contracts: ContractsOption = None,
     target_name: TargetOption = "duckdb",
     full_check: FullCheckOption = False,
+    source: SourceOption = "events",
+    mapping: MappingOption = None,
+    tenant_from: TenantFromOption = None,
     verbose: VerboseOption = False,
 ) -> None:
     """The nightly job: ingest what is new under --events (and --gpu-hours), build and test
     the models, forecast every tenant and model 30 days ahead (fct_usage_forecast), then
     check the marts of the days it changed against their contracts.
 
+    --source (with --mapping or --tenant-from) says what the --events files are, as for
+    `meterhouse ingest`; load another source's folder beside with `meterhouse ingest --source`.
     The loader always writes the warehouse file; with --target spark the models are built on
     Spark from its raw tables."""
     with user_errors():
+        choice = jobs.SourceChoice(source, mapping, tenant_from)
         night = jobs.nightly(resolve_db(db), events, gpu_hours, contracts, target(target_name),
-                             Terminal(), full_check)  # fmt: skip
+                             Terminal(), full_check, choice)  # fmt: skip
     if night.forecast_error:
         warn(night.forecast_error)
     code = _reported(night.checked)

@@ -87,12 +87,18 @@ def _timestamp(name: str, dtype: pl.DataType) -> pl.Expr | None:
 
 def _tokens(name: str, dtype: pl.DataType) -> tuple[pl.Expr, pl.Expr] | None:
     """The Int64 reading of a token column and a flag for values that are not whole numbers."""
-    raw = pl.col(name)
+    return count_reading(pl.col(name), dtype)
+
+
+def count_reading(raw: pl.Expr, dtype: pl.DataType) -> tuple[pl.Expr, pl.Expr] | None:
+    """A count (tokens) of this type as Int64, and a flag for values that are not whole
+    numbers within int64; None for a type that holds no count. Text: "12", " 12 ", "12.0";
+    "" is not reported. The one reading of a count, for exports and sources alike."""
     if dtype.is_integer() or isinstance(dtype, pl.Null):
         value = raw.cast(pl.Int64, strict=False)  # only UInt64 beyond int64 fails to cast
     elif dtype.is_float():
         value = _whole(raw)
-    elif dtype == pl.String:  # text: "12", " 12 ", "12.0"; "" is not reported
+    elif dtype == pl.String:
         text = raw.str.strip_chars()
         value = pl.coalesce(
             text.cast(pl.Int64, strict=False), _whole(text.cast(pl.Float64, strict=False))

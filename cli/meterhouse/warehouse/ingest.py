@@ -11,6 +11,10 @@ against the warehouse's copies, fetched with one scan of the loaded keys. A repe
 compared fields differ is a conflict: the first copy stays, the repeat is quarantined, nothing
 is summed. The days that received rows are recorded in raw.changed_days in the same
 transaction, for the incremental models (docs/decisions/0004). See docs/decisions/0001.
+
+A file of another source (`--source`: a LiteLLM spend log, OpenTelemetry spans, any export
+through a mapping; core/sources, docs/sources.md) goes through its adapter first, which turns
+the file's columns into the contract's; from there on it is loaded like any export.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -27,11 +31,18 @@ import polars as pl
 
 from meterhouse.core.dedup import classify_repeats, copy_columns, is_new_row
 from meterhouse.core.reading import FileReading, read_file_columns
+from meterhouse.core.sources import (
+    PERSONAL_TENANT_FIELDS,
+    PROBLEM,
+    EventsSource,
+    Source,
+    looks_like,
+)
 from meterhouse.core.text import format_text
 from meterhouse.errors import MeterhouseError
 from meterhouse.progress import Report
 from meterhouse.schemas.dataset import DTYPES, Dataset, with_load_time
-from meterhouse.schemas.events import CONFLICT_RULE, EVENTS
+from meterhouse.schemas.events import CONFLICT_RULE, CONTENT_COLUMNS, EVENTS, SOURCE_FIELD_RULE
 from meterhouse.warehouse.db import frame, transaction
 from meterhouse.warehouse.export_files import NAMES, export_format, read_export, read_schema
 from meterhouse.warehouse.holds import record_changed_days
@@ -47,11 +58,14 @@ class FileOutcome:
     rows_loaded: int = 0
     rows_duplicate: int = 0
     rows_quarantined: int = 0
+    rows_skipped: int = 0  # records of the source that are not usage (not in rows_read)
+    skip_reasons: list[str] = field(default_factory=list)  # "3 agent spans ..."
 
 
 @dataclass
 class IngestResult:
     files: list[FileOutcome] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     def total(self, what: str) -> int:
         return sum(int(getattr(f, what)) for f in self.files)
@@ -110,12 +124,32 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _plan(path: Path, dataset: Dataset) -> _Planned:
-    """Check that a file can be loaded at all, before anything is written."""
+def _plan(path: Path, dataset: Dataset, source: Source) -> _Planned:
+    """Check that a file can be loaded at all, before anything is written: its columns (a
+    source's: those its adapter makes of them, from no rows) must read as the contract."""
     fmt = export_format(path)
     assert fmt is not None  # find_export_files keeps only export files
-    schema = read_schema(path, fmt) or _no_rows(dataset).schema
-    reading = read_file_columns(schema, str(path), dataset)  # refuses missing columns, wrong types
+    schema = read_schema(path, fmt)
+    content = [n for n in schema.names() if n.strip().lower() in CONTENT_COLUMNS]
+    try:
+        if not schema:  # an empty text export
+            reading = read_file_columns(_no_rows(dataset).schema, str(path), dataset)
+        elif isinstance(source, EventsSource):
+            reading = read_file_columns(schema, str(path), dataset)  # refuses missing, wrong type
+        else:
+            adapted = source.adapt(pl.DataFrame(schema=schema).drop(content), str(path))
+            reading = read_file_columns(adapted.frame.schema, str(path), dataset)
+            reading = replace(
+                reading,
+                problems={**reading.problems, SOURCE_FIELD_RULE: pl.col(PROBLEM).is_not_null()},
+                ignored_columns=[c for c in adapted.ignored_columns if c not in content],
+                content_columns=content,
+            )
+    except MeterhouseError as error:
+        seems = looks_like(schema.names(), source.name) if dataset is EVENTS else None
+        if seems and "looks like" not in str(error):
+            raise MeterhouseError(f"{error} It looks like {seems}.") from error
+        raise
     stat = path.stat()
     return _Planned(path, stat.st_size, stat.st_mtime_ns, _sha256(path), reading)
 
@@ -126,6 +160,7 @@ def _triage(
     dataset: Dataset,
     allow_changed: bool,
     report: Report,
+    source: Source,
 ) -> tuple[list[FileOutcome], list[tuple[_Planned, FileOutcome]]]:
     """What happens to each file, and the plans of those to load.
 
@@ -151,7 +186,7 @@ def _triage(
                                         loaded_before=True))  # fmt: skip
             continue
         report(f"checking {name}", index, 2 * len(files))
-        plan = _plan(path, dataset)
+        plan = _plan(path, dataset, source)
         if plan.sha256 in by_hash:
             other, at = by_hash[plan.sha256]
             again = other == str(path)
@@ -179,11 +214,13 @@ def ingest(
     dataset: Dataset = EVENTS,
     allow_changed: bool = False,
     report: Report = lambda step, done, total: None,
+    source: Source = EventsSource(),  # noqa: B008  # frozen, so one shared default is safe
 ) -> IngestResult:
-    """Load the files into `dataset`; returns what happened to every file and row."""
+    """Load the files of `source` into `dataset`; returns what happened to every file and row."""
     files = find_export_files(paths)
-    outcomes, todo = _triage(con, file_names(files, paths), dataset, allow_changed, report)
-    result = IngestResult(outcomes)
+    outcomes, todo = _triage(con, file_names(files, paths), dataset, allow_changed, report,
+                             source)  # fmt: skip
+    result = IngestResult(outcomes, _warnings(source))
     if not todo:
         return result
 
@@ -199,7 +236,8 @@ def ingest(
             report(f"reading {outcome.name} ({index + 1} of {len(todo)})", len(files) + index,
                    steps)  # fmt: skip
             valid.append(
-                _quarantine_bad_rows(con, dataset, plan, outcome, first_file_id + index, now)
+                _quarantine_bad_rows(con, dataset, source, plan, outcome, first_file_id + index,
+                                     now)  # fmt: skip
             )
         report("deduplicating against everything loaded", steps, steps)
         counts = _load_new_rows(con, dataset, pl.concat(valid, rechunk=False), now)
@@ -214,15 +252,15 @@ def ingest(
             con.execute(
                 "insert into raw.load_manifest (file_id, load_id, source_path, size_bytes, "
                 "modified_ns, content_sha256, rows_read, rows_loaded, rows_duplicate, "
-                "rows_quarantined, ignored_columns, loaded_at, dataset) "
-                "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "rows_quarantined, ignored_columns, loaded_at, dataset, source, rows_skipped, "
+                "skip_reasons) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     file_id, load_id, str(plan.path), plan.size, plan.modified_ns, plan.sha256,
                     outcome.rows_read, outcome.rows_loaded, outcome.rows_duplicate,
                     outcome.rows_quarantined,
                     plan.reading.ignored_columns
                     + [f"{c} (content, not stored)" for c in plan.reading.content_columns],
-                    now, dataset.name,
+                    now, dataset.name, source.name, outcome.rows_skipped, outcome.skip_reasons,
                 ],
             )  # fmt: skip
         _verify(con, dataset, first_file_id, todo)
@@ -249,6 +287,16 @@ def _verify(
             )
 
 
+def _warnings(source: Source) -> list[str]:
+    if source.tenant_field and source.tenant_field.strip().lower() in PERSONAL_TENANT_FIELDS:
+        return [
+            f"the tenant is read from '{source.tenant_field}', which names a person: it is "
+            "stored as given, not pseudonymised, and shows on invoices. Prefer a team, "
+            "organisation or metadata key (docs/sources.md)."
+        ]
+    return []
+
+
 def _read(path: Path) -> pl.DataFrame:
     fmt = export_format(path)
     assert fmt is not None  # find_export_files keeps only export files
@@ -261,24 +309,36 @@ def _no_rows(dataset: Dataset) -> pl.DataFrame:
     return pl.DataFrame(schema={c.name: DTYPES[c.kind] for c in dataset.columns})
 
 
-def _quarantine_bad_rows(
-    con: duckdb.DuckDBPyConnection,
-    dataset: Dataset,
-    plan: _Planned,
-    outcome: FileOutcome,
-    file_id: int,
-    now: datetime,
-) -> pl.DataFrame:
-    """Quarantine the rows of one file that break a rule; return the others, as stored."""
+@dataclass(frozen=True)
+class _Checked:
+    """One file's records checked against the rules: as read (a source's: as adapted), their
+    canonical reading, which are bad, the bad ones' quarantine rows, and what was left out."""
+
+    records: pl.DataFrame
+    checked: pl.DataFrame
+    is_bad: pl.Series
+    bad: pl.DataFrame
+    skipped: dict[str, int]
+    flags: list[str]
+
+
+def _check_rows(dataset: Dataset, source: Source, plan: _Planned, now: datetime) -> _Checked:
+    """Read one file and check each of its records (pure: nothing is written)."""
     reading = plan.reading
-    raw = _read(plan.path).drop(reading.content_columns)  # counts, not contents: never kept
-    if not raw.width:
-        raw = _no_rows(dataset)
+    records = _read(plan.path).drop(reading.content_columns)  # counts, not contents: never kept
+    skipped: dict[str, int] = {}
+    if not records.width:
+        records = _no_rows(dataset)
+    elif not isinstance(source, EventsSource):
+        adapted = source.adapt(records, str(plan.path))
+        records, skipped = adapted.frame, adapted.skipped
+    detail = pl.col(PROBLEM) if PROBLEM in records.columns else pl.lit(None, pl.String)
     checked = with_load_time(  # the time rules compare with the load's own time
-        raw.lazy().select(
+        records.lazy().select(
             *reading.columns,
             *(flag.alias(f"_{rule}") for rule, flag in reading.problems.items()),
             pl.int_range(pl.len(), dtype=pl.Int64).alias("source_row"),
+            detail.alias("_detail"),
         ),
         now,
     ).collect()
@@ -287,7 +347,6 @@ def _quarantine_bad_rows(
         dataset.any_rule_broken() | pl.any_horizontal(pl.lit(False), *flags)
     ).to_series()
     bad = checked.filter(is_bad).select(
-        pl.lit(file_id, pl.Int64).alias("file_id"),
         "source_row",
         *(dataset.stored(c) for c in dataset.quarantine_ids),
         pl.concat_str(
@@ -298,22 +357,76 @@ def _quarantine_bad_rows(
             separator=", ",
             ignore_nulls=True,
         ).alias("rules_broken"),
-        pl.lit(None, pl.String).alias("detail"),
+        pl.col("_detail").alias("detail"),
     )
-    if bad.height:
+    return _Checked(records, checked, is_bad, bad, skipped, flags)
+
+
+def _quarantine_bad_rows(
+    con: duckdb.DuckDBPyConnection,
+    dataset: Dataset,
+    source: Source,
+    plan: _Planned,
+    outcome: FileOutcome,
+    file_id: int,
+    now: datetime,
+) -> pl.DataFrame:
+    """Quarantine the rows of one file that break a rule; return the others, as stored. A
+    source's file is its adapter's records: a row is a usage record, numbered in their order."""
+    c = _check_rows(dataset, source, plan, now)
+    if c.bad.height:
         # the row as the file had it, in the columns the contract reads: a column it does not
         # know (named in the manifest) may hold anything, content too, so it is not kept
-        known = [c for c in raw.columns if c not in reading.ignored_columns]
-        row_values = raw.filter(is_bad).select(pl.struct(known).alias("row"))
-        _quarantine(con, dataset, bad.with_columns(row_values), now)
-    outcome.rows_read = raw.height
-    outcome.rows_quarantined = bad.height
-    good = dataset.schema.validate(checked.filter(~is_bad).drop(flags))
+        known = [n for n in c.records.columns if n not in (*plan.reading.ignored_columns, PROBLEM)]
+        row_values = c.records.filter(c.is_bad).select(pl.struct(known).alias("row")).to_series()
+        rows = c.bad.with_columns(row_values, pl.lit(file_id, pl.Int64).alias("file_id"))
+        _quarantine(con, dataset, rows, now)
+    outcome.rows_read = c.records.height
+    outcome.rows_quarantined = c.bad.height
+    outcome.rows_skipped = sum(c.skipped.values())
+    outcome.skip_reasons = [f"{n:,} {why}" for why, n in c.skipped.items()]
+    good = dataset.schema.validate(c.checked.filter(~c.is_bad).drop(*c.flags, "_detail"))
     return good.select(
-        *(dataset.stored(c) for c in dataset.column_names),
+        *(dataset.stored(name) for name in dataset.column_names),
         pl.lit(file_id, pl.Int64).alias("file_id"),
         "source_row",
     ).with_columns(*dataset.derived)
+
+
+@dataclass(frozen=True)
+class SourceCheck:
+    """`sources check` of one file: its first records as they would load, the quarantined
+    ones by rule and detail, what would be left out, the columns not read."""
+
+    name: str
+    rows_read: int
+    first_rows: pl.DataFrame
+    quarantined: pl.DataFrame  # rules_broken, detail, rows, first_row
+    skipped: dict[str, int]
+    ignored_columns: list[str]
+    content_columns: list[str]
+
+
+def check_files(paths: Sequence[Path], source: Source, rows: int) -> list[SourceCheck]:
+    """Each file as it would load through `source`, with nothing written and no warehouse
+    (so a repeat of a loaded request is not seen: only the warehouse knows those)."""
+    files = find_export_files(paths)
+    names = file_names(files, paths)
+    now = datetime.now(UTC).replace(tzinfo=None)
+    checks = []
+    for path in files:
+        plan = _plan(path, EVENTS, source)
+        c = _check_rows(EVENTS, source, plan, now)
+        good = c.checked.filter(~c.is_bad)
+        quarantined = (
+            c.bad.group_by("rules_broken", "detail", maintain_order=True)
+            .agg(pl.len().alias("rows"), (pl.col("source_row").min() + 1).alias("first_row"))
+        )
+        checks.append(SourceCheck(
+            names[path], c.records.height, good.select(EVENTS.column_names).head(rows),
+            quarantined, c.skipped, plan.reading.ignored_columns, plan.reading.content_columns,
+        ))  # fmt: skip
+    return checks
 
 
 def _quarantine(
