@@ -77,13 +77,17 @@ def source_checks(out: SafeConsole, checks: list[SourceCheck]) -> None:
         out.print(f"{check.name}: {check.rows_read:,} usage record(s); {bad:,} would be "
                   "quarantined", highlight=False)  # fmt: skip
         if check.first_rows.height:
-            shown = check.first_rows.select(
-                c for c in check.first_rows.columns
-                if check.first_rows[c].null_count() < check.first_rows.height
-            )  # fmt: skip
-            table = Table(*shown.columns, title=f"first rows as loaded ({check.name})")
-            for row in shown.iter_rows():
-                table.add_row(*("" if v is None else str(v) for v in row))
+            table = Table("request_id", "event_at (UTC)", "tenant_id", "model",
+                          "input (cache read / write / 1h)", "output (reasoning)", "status",
+                          title=f"first rows as they would load ({check.name})")  # fmt: skip
+            for r in check.first_rows.iter_rows(named=True):
+                table.add_row(
+                    r["request_id"], f"{r['event_at']:%Y-%m-%d %H:%M:%S.%f}"[:-3], r["tenant_id"],
+                    r["model"],
+                    f"{r['input_tokens']:,} ({r['cache_read_tokens']:,} / "
+                    f"{r['cache_write_tokens']:,} / {r.get('cache_write_1h_tokens', 0):,})",
+                    f"{r['output_tokens']:,} ({r['reasoning_tokens']:,})", r["status"],
+                )  # fmt: skip
             out.print(table)
         for rules, detail, rows, first in check.quarantined.iter_rows():
             why = f"{rules}" + (f" ({detail})" if detail else "")

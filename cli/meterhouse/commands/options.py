@@ -104,7 +104,7 @@ MappingOption = Annotated[
     typer.Option(
         "--mapping",
         help="With --source mapped: the mapping file (TOML or YAML) saying which source field "
-        "is which contract column (docs/sources.md; examples in examples/mappings).",
+        "is which contract column (docs/sources.md; examples in docs/mappings).",
         show_default=False,
     ),
 ]

@@ -115,7 +115,7 @@ SIGNATURES: tuple[tuple[frozenset[str], str, str], ...] = (
     (frozenset({"request_id", "event_at", "tenant_id", "input_tokens"}),
      "an export in the event contract", "events"),
     (frozenset({"usage_details", "start_time"}), "a Langfuse observations export",
-     "mapped (examples/mappings/langfuse.toml)"),
+     "mapped (docs/mappings/langfuse.toml)"),
     (frozenset({"object", "data", "has_more"}), "a usage API page (OpenAI or Anthropic)", ""),
 )  # fmt: skip
 

@@ -1,5 +1,5 @@
 """The `mapped` source: any per-request export, read through a mapping file its user writes
-(TOML or YAML; docs/sources.md, "mapped", and examples/mappings/).
+(TOML or YAML; docs/sources.md, "mapped", and docs/mappings/).
 
 A mapping names, for each contract column, where its value is: a source column, a JSON path
 into a JSON column (text or a struct), several of them summed (token counts), or a constant;
