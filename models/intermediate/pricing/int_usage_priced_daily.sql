@@ -3,8 +3,10 @@
 -- self-hosted or not, service tier, success, priced-or-not and per-class list prices
 -- The rated usage (int_usage_days_rated, incremental, docs/decisions/0004) without its day
 -- markers: what fct_usage_daily, fct_unpriced_usage, the invoice lines and the cost marts read.
-{#- Days rated before the 1-hour cache writes were a class of their own (kept by an issued
-    month, docs/decisions/0025) have no such column: all their writes were 5-minute ones. -#}
+{#- Days rated before a token class existed (kept by an issued month, docs/decisions/0025)
+    have none of its columns: before the 1-hour cache writes, all writes were 5-minute ones,
+    and a class's missing price is its fallbacks' (as rating gives it; already so on the days
+    rated since), so that no cost of such a day is null. -#}
 {%- set rated_before = {'cache_write_5m_tokens': 'cache_write_tokens',
     'cache_write_1h_tokens': '0'} %}
 with rated as (
@@ -25,7 +27,7 @@ final as (
         is_success,
         is_priced,
         {%- for c in price_classes() %}
-        {{ c.price_column }},
+        {{ price_with_fallbacks('rated', c) }} as {{ c.price_column }},
         {%- endfor %}
         request_count,
         input_tokens,
