@@ -99,12 +99,14 @@ def _tokens(record: dict[str, Any]) -> dict[str, int] | None:
     record cannot be mapped (quarantined)."""
     if record["meta"] is None or not record["prompt"].isdigit():
         return None
-    usage = record["meta"].get("usage_object") or record["meta"].get("additional_usage_values") or {}
+    usage = (
+        record["meta"].get("usage_object") or record["meta"].get("additional_usage_values") or {}
+    )
     details = usage.get("prompt_tokens_details") or {}
     read = usage.get("cache_read_input_tokens") or details.get("cached_tokens") or 0
     write = usage.get("cache_creation_input_tokens") or details.get("cache_creation_tokens") or 0
-    hour = ((details.get("cache_creation_token_details") or {}).get("ephemeral_1h_input_tokens")
-            or (usage.get("cache_creation") or {}).get("ephemeral_1h_input_tokens") or 0)  # fmt: skip
+    creation = details.get("cache_creation_token_details") or usage.get("cache_creation") or {}
+    hour = creation.get("ephemeral_1h_input_tokens") or 0
     reasoning = (usage.get("completion_tokens_details") or {}).get("reasoning_tokens") or 0
     prompt = int(record["prompt"])
     if prompt < read:
@@ -183,15 +185,23 @@ def test_every_loaded_row_has_the_counts_of_the_rule(loaded: Path) -> None:
     for request_id, given, read, write, hour, output, reasoning, tenant in rows:
         e = expected[request_id]
         assert (given, read, write, hour, output, reasoning, tenant) == (
-            e["input"], e["cache_read"], e["cache_write"], e["cache_write_1h"], e["output"],
-            e["reasoning"], e["tenant"],
+            e["input"],
+            e["cache_read"],
+            e["cache_write"],
+            e["cache_write_1h"],
+            e["output"],
+            e["reasoning"],
+            e["tenant"],
         ), request_id
         assert given == e["uncached"] + read + write, request_id
     # the older LiteLLM row (prompt_tokens 6,300 = 300 uncached + 6,000 read; 2,000 written):
     # neither double counted nor lost
     assert expected["msg_L05"]["uncached"] == 300
-    [(uncached,)] = query(loaded, "select uncached_input_tokens from "
-                          "main.stg_meterhouse__usage_events where request_id = 'msg_L05'")  # fmt: skip
+    [(uncached,)] = query(
+        loaded,
+        "select uncached_input_tokens from main.stg_meterhouse__usage_events "
+        "where request_id = 'msg_L05'",
+    )
     assert (uncached, expected["msg_L05"]["input"]) == (300, 8300)
 
 
@@ -226,7 +236,8 @@ def test_unmappable_rows_are_quarantined_naming_the_source_field(loaded: Path) -
         ("chatcmpl-L11", "unmappable_source_field", "prompt_tokens"),
         ("msg_P05", "unmappable_source_field", "prompt_tokens"),
     ]
-    assert "not JSON" in rows[0][2] and "not a whole number" in rows[1][2]
+    assert "not JSON" in rows[0][2]
+    assert "not a whole number" in rows[1][2]
 
 
 def test_a_failed_call_is_an_error_and_times_become_latencies(loaded: Path) -> None:
@@ -268,7 +279,8 @@ def test_tenant_from_end_user_warns_and_metadata_keys_name_tenants(tmp_path: Pat
     assert result.exit_code == 0, result.output
     assert "names a person" not in result.stderr
     assert query(db, "select distinct tenant_id, user_id from raw.usage_events order by 1") == [
-        ("cust-acme", "eu-cat"), ("cust-globex", "eu-dan")
+        ("cust-acme", "eu-cat"),
+        ("cust-globex", "eu-dan"),
     ]
 
 
@@ -288,7 +300,7 @@ def test_a_file_of_another_source_is_refused_saying_what_it_looks_like(
     message = _error_line(result.stderr)
     assert "events.parquet: not a litellm export" in message
     assert "looks like an export in the event contract (load it with --source events)" in message
-    assert "startTime" in message and "prompt_tokens" in message
+    assert "field(s) startTime, prompt_tokens, completion_tokens" in message
 
     result = run("ingest", OCTOBER_CSV, "--db", db)  # no --source: read as the contract
     assert result.exit_code == 2
@@ -311,8 +323,8 @@ def test_times_as_dumps_and_payloads_write_them_are_read_as_utc() -> None:
     noon = datetime(2026, 10, 1, 12, 0, 0, 500_000, tzinfo=UTC)
     assert frame["event_at"].to_list() == [noon, noon, noon, None]
     assert frame["latency_ms"].to_list()[0] == 1000.0
-    assert frame[PROBLEM].to_list() == [None, None, None,
-                                        "startTime: not a time (ISO 8601 or epoch seconds)"]  # fmt: skip
+    unreadable = "startTime: not a time (ISO 8601 or epoch seconds)"
+    assert frame[PROBLEM].to_list() == [None, None, None, unreadable]
 
 
 def test_a_cache_hit_with_spend_is_quarantined_not_dropped() -> None:
@@ -334,4 +346,5 @@ def test_an_unknown_tenant_field_is_refused_naming_the_choices(tmp_path: Path) -
                  "--db", tmp_path / "w.duckdb")  # fmt: skip
     assert result.exit_code == 2
     message = _error_line(result.stderr)
-    assert "--tenant-from 'team'" in message and "team_id, end_user" in message
+    assert "--tenant-from 'team'" in message
+    assert "team_id, end_user, organization_id, user or metadata.<key>" in message

@@ -104,7 +104,9 @@ class _Reader:
     def __init__(self, raw: pl.DataFrame, where: str, tenant: str) -> None:
         self.raw, self.tenant = raw, tenant
         self.names = {c.strip().lower(): c for c in raw.columns}
-        self.kind = SPEND_LOG if "request_id" in self.names else PAYLOAD if "id" in self.names else None
+        self.kind = (
+            SPEND_LOG if "request_id" in self.names else PAYLOAD if "id" in self.names else None
+        )
         self.used: set[str] = set()
         self.checks: dict[str, pl.Expr] = {}
         missing = self._missing()
@@ -117,14 +119,16 @@ class _Reader:
             else pl.lit(None, pl.String)
         )
         hidden = self._col("hidden_params")
-        self.hidden = json_text(hidden, raw.schema[self.names["hidden_params"]]) if hidden is not None else None
+        self.hidden = (
+            None if hidden is None else json_text(hidden, raw.schema[self.names["hidden_params"]])
+        )
 
     def _missing(self) -> list[str]:
         key = {SPEND_LOG: "request_id", PAYLOAD: "id"}.get(self.kind or "", "request_id (or id)")
         wanted = [key, "startTime", "model", "prompt_tokens", "completion_tokens"]
         missing = [w for w in wanted if w.split(" ")[0].lower() not in self.names]
         tenant = self.tenant
-        if tenant.startswith("metadata.") or self.kind == PAYLOAD and tenant != "end_user":
+        if tenant.startswith("metadata.") or (self.kind == PAYLOAD and tenant != "end_user"):
             sources = ["metadata"]
         elif self.kind == PAYLOAD:
             sources = ["end_user", "metadata"]
@@ -167,11 +171,17 @@ class _Reader:
         for where in _USAGE_IN_METADATA:
             found += [(f"metadata.{where}.{p}", self._meta_value(f"{where}.{p}")) for p in paths]
         if self.hidden is not None:
-            found += [(f"hidden_params.usage_object.{p}",
-                       self.hidden.str.json_path_match(f"$.usage_object.{p}")) for p in paths]  # fmt: skip
+            hidden = self.hidden
+            found += [
+                (
+                    f"hidden_params.usage_object.{p}",
+                    hidden.str.json_path_match(f"$.usage_object.{p}"),
+                )
+                for p in paths
+            ]
         values = []
         for label, text in found:
-            reading = count_reading(text, pl.String)
+            reading = count_reading(text, pl.String())
             assert reading is not None  # text always holds a count
             value, flag = reading
             self.checks[f"{label}: not a whole number"] = flag
@@ -204,8 +214,8 @@ class _Reader:
         epoch = pl.when(text.str.contains(r"\A\d+(\.\d+)?\z")).then(epoch_to_utc(text, "s"))
         value = pl.coalesce(iso, epoch)
         self.checks[f"{name}: not a time (ISO 8601 or epoch seconds)"] = (
-            (text != "") & value.is_null()
-        )
+            text != ""
+        ) & value.is_null()
         return value
 
     def _id(self, field: str) -> pl.Expr:
@@ -252,8 +262,8 @@ class _Reader:
         reasoning = self._usage(_REASONING).fill_null(0)
         # the reads-only convention: prompt = uncached + read (see the module's docstring)
         reads_only = (prompt - read - write < 0) & (prompt >= read)
-        self.checks["prompt_tokens: below its cache reads (metadata.usage_object."
-                    "cache_read_input_tokens), in no LiteLLM convention"] = prompt < read  # fmt: skip
+        below = "prompt_tokens: below its cache reads (cache_read_input_tokens), in no LiteLLM "
+        self.checks[below + "convention"] = prompt < read
         tenant = self._tenant()
         user = self._id("end_user" if self.tenant != "end_user" else "user")
 
@@ -266,8 +276,11 @@ class _Reader:
 
         cost_name = "spend" if self.kind == SPEND_LOG else "response_cost"
         cost_column = self._col(cost_name)
-        cost = (pl.lit(None, pl.Float64) if cost_column is None
-                else cost_column.cast(pl.String).str.strip_chars().cast(pl.Float64, strict=False))  # fmt: skip
+        cost = (
+            pl.lit(None, pl.Float64)
+            if cost_column is None
+            else cost_column.cast(pl.String).str.strip_chars().cast(pl.Float64, strict=False)
+        )
         flag_column = self._col("cache_hit")
         flagged = (pl.lit(False) if flag_column is None else flag_column.cast(pl.String)
                    .str.strip_chars().str.to_lowercase().is_in(["true", "t", "1"]))  # fmt: skip
@@ -277,6 +290,7 @@ class _Reader:
                     "no usage): check the export"] = is_hit & ~free  # fmt: skip
 
         provider = self._col("custom_llm_provider")
+        provider = None if provider is None else provider.cast(pl.String)
         model = self._col("model")
         assert model is not None
         frame = self.raw.select(
@@ -291,8 +305,7 @@ class _Reader:
             hour.fill_null(0).alias("cache_write_1h_tokens"),
             reasoning.alias("reasoning_tokens"),
             user.alias("user_id"),
-            (pl.lit(None, pl.String) if provider is None
-             else provider.cast(pl.String)).alias("provider"),  # fmt: skip
+            (pl.lit(None, pl.String) if provider is None else provider).alias("provider"),
             status.alias("status"),
             _ms(end - start).alias("latency_ms"),
             _ms(first - start).alias("first_token_latency_ms"),
