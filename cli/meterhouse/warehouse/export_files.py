@@ -1,11 +1,16 @@
 """Export files as they really come: Parquet, CSV and JSON Lines, each plain or compressed with
 gzip or zstd, told apart by the name's suffixes (`.csv.gz`, `.jsonl.zst`, ...).
 
-Reading gives a Polars frame of the file's own columns and nothing else: the loader reads any of
+Reading gives Polars frames of the file's own columns and nothing else: the loader reads any of
 them the same way (core/reading.py turns columns into the contract, text included). A CSV has
 a header; its delimiter is sniffed (`,` `;` tab or `|`); it is UTF-8, with or without a byte
 order mark, and every value is read as text. A JSON Lines file has one object per line. An
 empty (or blank) CSV or JSON Lines file has no columns and no rows.
+
+A file is read in batches (`read_batches`), so a load's memory does not grow with the file: a
+plain Parquet file by row batches, a JSON Lines file by blocks of whole lines (a JSON line
+holds no raw newline). A CSV file, whose quoted values may hold newlines, and a compressed
+Parquet file are read whole.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +33,8 @@ KINDS = {".parquet": "Parquet", ".csv": "CSV", ".tsv": "CSV", ".jsonl": "JSON Li
 COMPRESSIONS = {".gz": "gzip", ".zst": "zstd", ".zstd": "zstd"}
 DELIMITERS = ",;\t|"
 SNIFF_BYTES = 1 << 16
+BATCH_ROWS = 1 << 19  # rows of a Parquet batch
+BLOCK_BYTES = 1 << 26  # bytes of JSON Lines read at once (whole lines: a few more or less)
 NAMES = "Parquet, CSV or JSON Lines (.parquet, .csv, .tsv, .jsonl, .ndjson), plain or .gz/.zst"
 
 
@@ -50,37 +58,73 @@ def export_format(path: Path) -> ExportFormat | None:
 
 
 def read_schema(path: Path, fmt: ExportFormat) -> pl.Schema:
-    """The file's columns and types: a plain Parquet file's from its footer, the others' by
-    reading them."""
+    """The file's columns and types: a plain Parquet file's from its footer, the others' from
+    their first batch (an empty text file has none)."""
     if fmt.kind == "Parquet" and fmt.compression is None:
         try:
             return _polars_schema(pq.read_schema(path))
         except Exception as exc:  # pyarrow raises several types for a bad footer
             raise _unreadable(path, fmt, exc) from exc
-    return read_export(path, fmt).schema
+    return next(read_batches(path, fmt)).schema
 
 
-def read_export(path: Path, fmt: ExportFormat) -> pl.DataFrame:
-    """The whole file as a frame of its own columns (refused in one line if unreadable)."""
+def read_batches(path: Path, fmt: ExportFormat) -> Iterator[pl.DataFrame]:
+    """The file as frames of its own columns, in order, at least one (refused in one line
+    if unreadable). JSON Lines blocks may differ in columns and types: each is inferred."""
     try:
-        if fmt.kind == "Parquet":
-            source = path if fmt.compression is None else io.BytesIO(_bytes(path, fmt))
-            table = pq.read_table(source)
-            frame = pl.from_arrow(table.cast(pa.schema([readable_type(f) for f in table.schema])))
-            assert isinstance(frame, pl.DataFrame)
-            return frame
-        data = _bytes(path, fmt)
-        if data.startswith(codecs.BOM_UTF8):
-            data = data[len(codecs.BOM_UTF8) :]
-        if not data.strip():  # an empty text export (an hour without traffic): no columns
-            return pl.DataFrame()
-        if fmt.kind == "CSV":
-            return pl.read_csv(data, separator=_delimiter(data), infer_schema=False)
-        return pl.read_ndjson(data, infer_schema_length=None)
+        if fmt.kind == "Parquet" and fmt.compression is None:
+            parquet = pq.ParquetFile(path)
+            yielded = False
+            for batch in parquet.iter_batches(batch_size=BATCH_ROWS):
+                yielded = True
+                yield _from_arrow(pa.Table.from_batches([batch]))
+            if not yielded:
+                yield _from_arrow(parquet.schema_arrow.empty_table())
+        elif fmt.kind == "Parquet":
+            yield _from_arrow(pq.read_table(io.BytesIO(_bytes(path, fmt))))
+        elif fmt.kind == "CSV":
+            data = _without_bom(_bytes(path, fmt))
+            if not data.strip():  # an empty text export (an hour without traffic): no columns
+                yield pl.DataFrame()
+            else:
+                yield pl.read_csv(data, separator=_delimiter(data), infer_schema=False)
+        else:
+            yield from _json_lines(path, fmt)
     except MeterhouseError:
         raise
     except Exception as exc:
         raise _unreadable(path, fmt, exc) from exc
+
+
+def _json_lines(path: Path, fmt: ExportFormat) -> Iterator[pl.DataFrame]:
+    yielded = False
+    rest = b""
+    with pa.input_stream(str(path), compression=fmt.compression) as stream:
+        first = True
+        while True:
+            block = bytes(stream.read(BLOCK_BYTES))
+            data = rest + block
+            if first:
+                data, first = _without_bom(data), False
+            cut = data.rfind(b"\n") + 1 if block else len(data)
+            lines, rest = data[:cut], data[cut:]
+            if lines.strip():
+                yielded = True
+                yield pl.read_ndjson(lines, infer_schema_length=None)
+            if not block:
+                break
+    if not yielded:
+        yield pl.DataFrame()
+
+
+def _without_bom(data: bytes) -> bytes:
+    return data[len(codecs.BOM_UTF8) :] if data.startswith(codecs.BOM_UTF8) else data
+
+
+def _from_arrow(table: pa.Table) -> pl.DataFrame:
+    frame = pl.from_arrow(table.cast(pa.schema([readable_type(f) for f in table.schema])))
+    assert isinstance(frame, pl.DataFrame)
+    return frame
 
 
 def _bytes(path: Path, fmt: ExportFormat) -> bytes:

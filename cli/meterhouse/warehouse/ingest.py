@@ -5,9 +5,12 @@ is checked before anything is written; then the load is one DuckDB transaction p
 every new file is in, with its manifest row, or nothing is. Each file (Parquet, CSV or JSON
 Lines, plain or compressed: warehouse/export_files.py) is read with Polars,
 mapped to the dataset's canonical row and checked against its rules; rows that break a rule go
-to its quarantine table. The valid rows of all files are then deduplicated on the dataset's key
-by the Polars core, against each other (path order, then row order: the first copy wins) and
-against the warehouse's copies, fetched with one scan of the loaded keys. A repeat whose
+to its quarantine table. A file is read in batches (export_files.read_batches), and the valid
+rows are deduplicated on the dataset's key by the Polars core each time FLUSH_ROWS of them are
+waiting (or at the end): against each other (path order, then row order: the first copy wins)
+and against the warehouse's copies, fetched with one scan of their keys; then inserted. A
+load's memory is so bounded by the batch and FLUSH_ROWS, not by the files, and rows inserted
+by an earlier flush of the same load are the warehouse's copies for the next one. A repeat whose
 compared fields differ is a conflict: the first copy stays, the repeat is quarantined, nothing
 is summed. The days that received rows are recorded in raw.changed_days in the same
 transaction, for the incremental models (docs/decisions/0004). See docs/decisions/0001.
@@ -44,7 +47,7 @@ from meterhouse.progress import Report
 from meterhouse.schemas.dataset import DTYPES, Dataset, with_load_time
 from meterhouse.schemas.events import CONFLICT_RULE, CONTENT_COLUMNS, EVENTS, SOURCE_FIELD_RULE
 from meterhouse.warehouse.db import frame, transaction
-from meterhouse.warehouse.export_files import NAMES, export_format, read_export, read_schema
+from meterhouse.warehouse.export_files import NAMES, export_format, read_batches, read_schema
 from meterhouse.warehouse.holds import record_changed_days
 
 
@@ -58,8 +61,29 @@ class FileOutcome:
     rows_loaded: int = 0
     rows_duplicate: int = 0
     rows_quarantined: int = 0
-    rows_skipped: int = 0  # records of the source that are not usage (not in rows_read)
-    skip_reasons: list[str] = field(default_factory=list)  # "3 agent spans ..."
+    left_out: dict[str, int] = field(default_factory=dict)  # records that are not usage, by
+    # reason (not in rows_read): an agent span repeating its children's usage, a cache hit
+    ignored_columns: list[str] = field(default_factory=list)
+    content_columns: list[str] = field(default_factory=list)
+
+    @property
+    def rows_skipped(self) -> int:
+        return sum(self.left_out.values())
+
+    @property
+    def skip_reasons(self) -> list[str]:
+        return [f"{n:,} {why}" for why, n in self.left_out.items()]
+
+    def note(self, reading: FileReading, skipped: dict[str, int]) -> None:
+        """Add what one batch's reading ignored, dropped and left out."""
+        for why, n in skipped.items():
+            self.left_out[why] = self.left_out.get(why, 0) + n
+        for name in reading.ignored_columns:
+            if name not in self.ignored_columns:
+                self.ignored_columns.append(name)
+        for name in reading.content_columns:
+            if name not in self.content_columns:
+                self.content_columns.append(name)
 
 
 @dataclass
@@ -71,13 +95,16 @@ class IngestResult:
         return sum(int(getattr(f, what)) for f in self.files)
 
 
+# Valid rows waiting to be deduplicated and inserted, at most (about 100 MB in Polars).
+FLUSH_ROWS = 1 << 20
+
+
 @dataclass(frozen=True)
 class _Planned:
     path: Path
     size: int
     modified_ns: int
     sha256: str
-    reading: FileReading
 
 
 def find_export_files(paths: Sequence[Path]) -> list[Path]:
@@ -124,34 +151,47 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _plan(path: Path, dataset: Dataset, source: Source) -> _Planned:
-    """Check that a file can be loaded at all, before anything is written: its columns (a
-    source's: those its adapter makes of them, from no rows) must read as the contract."""
-    fmt = export_format(path)
-    assert fmt is not None  # find_export_files keeps only export files
-    schema = read_schema(path, fmt)
-    content = [n for n in schema.names() if n.strip().lower() in CONTENT_COLUMNS]
+def _records(
+    raw: pl.DataFrame, dataset: Dataset, source: Source, where: str
+) -> tuple[pl.DataFrame, FileReading, dict[str, int]]:
+    """A batch of a file as records (a source's: as its adapter makes them), content
+    columns dropped; how to read them (refused: missing columns, wrong types); what the
+    adapter left out, by reason."""
+    content = [n for n in raw.columns if n.strip().lower() in CONTENT_COLUMNS]
+    raw = raw.drop(content)  # counts, not contents: never kept
+    skipped: dict[str, int] = {}
+    ignored: list[str] | None = None
     try:
-        if not schema:  # an empty text export
-            reading = read_file_columns(_no_rows(dataset).schema, str(path), dataset)
+        if not raw.width:  # an empty text export: no rows of the dataset's own columns
+            records = _no_rows(dataset)
         elif isinstance(source, EventsSource):
-            reading = read_file_columns(schema, str(path), dataset)  # refuses missing, wrong type
+            records = raw
         else:
-            adapted = source.adapt(pl.DataFrame(schema=schema).drop(content), str(path))
-            reading = read_file_columns(adapted.frame.schema, str(path), dataset)
-            reading = replace(
-                reading,
-                problems={**reading.problems, SOURCE_FIELD_RULE: pl.col(PROBLEM).is_not_null()},
-                ignored_columns=[c for c in adapted.ignored_columns if c not in content],
-                content_columns=content,
-            )
+            adapted = source.adapt(raw, where)
+            records, skipped = adapted.frame, adapted.skipped
+            ignored = list(adapted.ignored_columns)
+        reading = read_file_columns(records.schema, where, dataset)
     except MeterhouseError as error:
-        seems = looks_like(schema.names(), source.name) if dataset is EVENTS else None
+        seems = looks_like(raw.columns, source.name) if dataset is EVENTS else None
         if seems and "looks like" not in str(error):
             raise MeterhouseError(f"{error} It looks like {seems}.") from error
         raise
+    if ignored is not None:
+        problems = {**reading.problems, SOURCE_FIELD_RULE: pl.col(PROBLEM).is_not_null()}
+        reading = replace(reading, problems=problems, ignored_columns=ignored)
+    return records, replace(reading, content_columns=content), skipped
+
+
+def _plan(path: Path, dataset: Dataset, source: Source) -> _Planned:
+    """Check that a file can be loaded at all, before anything is written: its columns (a
+    source's: those its adapter makes of them, from no rows) must read as the contract (of a
+    JSON Lines file: its first block's columns; a later block that cannot be read refuses
+    the whole load, as it is one transaction)."""
+    fmt = export_format(path)
+    assert fmt is not None  # find_export_files keeps only export files
+    _records(pl.DataFrame(schema=read_schema(path, fmt)), dataset, source, str(path))
     stat = path.stat()
-    return _Planned(path, stat.st_size, stat.st_mtime_ns, _sha256(path), reading)
+    return _Planned(path, stat.st_size, stat.st_mtime_ns, _sha256(path))
 
 
 def _triage(
@@ -230,18 +270,20 @@ def ingest(
             "select coalesce(max(load_id), 0) + 1, coalesce(max(file_id), 0) + 1 "
             "from raw.load_manifest"
         ).fetchall()
-        valid = []
+        load = _Load(con, dataset, now)
         steps = len(files) + len(todo)  # every file checked, then the new ones read
         for index, (plan, outcome) in enumerate(todo):
             report(f"reading {outcome.name} ({index + 1} of {len(todo)})", len(files) + index,
                    steps)  # fmt: skip
-            valid.append(
-                _quarantine_bad_rows(con, dataset, source, plan, outcome, first_file_id + index,
-                                     now)  # fmt: skip
-            )
+            fmt = export_format(plan.path)
+            assert fmt is not None
+            for raw in read_batches(plan.path, fmt):
+                records, reading, skipped = _records(raw, dataset, source, str(plan.path))
+                load.add(_quarantine_bad_rows(con, dataset, records, reading, outcome,
+                                              first_file_id + index, now))  # fmt: skip
+                outcome.note(reading, skipped)
         report("deduplicating against everything loaded", steps, steps)
-        counts = _load_new_rows(con, dataset, pl.concat(valid, rechunk=False), now)
-        del valid
+        counts = load.finish()
         for index, (plan, outcome) in enumerate(todo):
             file_id = first_file_id + index
             outcome.rows_duplicate, conflicts = counts.get(file_id, (0, 0))
@@ -258,8 +300,8 @@ def ingest(
                     file_id, load_id, str(plan.path), plan.size, plan.modified_ns, plan.sha256,
                     outcome.rows_read, outcome.rows_loaded, outcome.rows_duplicate,
                     outcome.rows_quarantined,
-                    plan.reading.ignored_columns
-                    + [f"{c} (content, not stored)" for c in plan.reading.content_columns],
+                    outcome.ignored_columns
+                    + [f"{c} (content, not stored)" for c in outcome.content_columns],
                     now, dataset.name, source.name, outcome.rows_skipped, outcome.skip_reasons,
                 ],
             )  # fmt: skip
@@ -297,12 +339,6 @@ def _warnings(source: Source) -> list[str]:
     return []
 
 
-def _read(path: Path) -> pl.DataFrame:
-    fmt = export_format(path)
-    assert fmt is not None  # find_export_files keeps only export files
-    return read_export(path, fmt)
-
-
 def _no_rows(dataset: Dataset) -> pl.DataFrame:
     """What an empty text export (no header, no rows) reads as: no rows of the dataset's own
     columns, so it loads as a file of 0 rows, recorded in the manifest like any other."""
@@ -312,32 +348,25 @@ def _no_rows(dataset: Dataset) -> pl.DataFrame:
 @dataclass(frozen=True)
 class _Checked:
     """One file's records checked against the rules: as read (a source's: as adapted), their
-    canonical reading, which are bad, the bad ones' quarantine rows, and what was left out."""
+    canonical reading, which are bad, and the bad ones' quarantine rows."""
 
     records: pl.DataFrame
     checked: pl.DataFrame
     is_bad: pl.Series
     bad: pl.DataFrame
-    skipped: dict[str, int]
     flags: list[str]
 
 
-def _check_rows(dataset: Dataset, source: Source, plan: _Planned, now: datetime) -> _Checked:
-    """Read one file and check each of its records (pure: nothing is written)."""
-    reading = plan.reading
-    records = _read(plan.path).drop(reading.content_columns)  # counts, not contents: never kept
-    skipped: dict[str, int] = {}
-    if not records.width:
-        records = _no_rows(dataset)
-    elif not isinstance(source, EventsSource):
-        adapted = source.adapt(records, str(plan.path))
-        records, skipped = adapted.frame, adapted.skipped
+def _check_rows(dataset: Dataset, records: pl.DataFrame, reading: FileReading, first_row: int,
+                now: datetime) -> _Checked:  # fmt: skip
+    """Check each record of a batch (pure: nothing is written); `first_row` is the number of
+    the batch's first record in its file."""
     detail = pl.col(PROBLEM) if PROBLEM in records.columns else pl.lit(None, pl.String)
     checked = with_load_time(  # the time rules compare with the load's own time
         records.lazy().select(
             *reading.columns,
             *(flag.alias(f"_{rule}") for rule, flag in reading.problems.items()),
-            pl.int_range(pl.len(), dtype=pl.Int64).alias("source_row"),
+            (pl.int_range(pl.len(), dtype=pl.Int64) + first_row).alias("source_row"),
             detail.alias("_detail"),
         ),
         now,
@@ -359,32 +388,30 @@ def _check_rows(dataset: Dataset, source: Source, plan: _Planned, now: datetime)
         ).alias("rules_broken"),
         pl.col("_detail").alias("detail"),
     )
-    return _Checked(records, checked, is_bad, bad, skipped, flags)
+    return _Checked(records, checked, is_bad, bad, flags)
 
 
 def _quarantine_bad_rows(
     con: duckdb.DuckDBPyConnection,
     dataset: Dataset,
-    source: Source,
-    plan: _Planned,
+    records: pl.DataFrame,
+    reading: FileReading,
     outcome: FileOutcome,
     file_id: int,
     now: datetime,
 ) -> pl.DataFrame:
-    """Quarantine the rows of one file that break a rule; return the others, as stored. A
-    source's file is its adapter's records: a row is a usage record, numbered in their order."""
-    c = _check_rows(dataset, source, plan, now)
+    """Quarantine the records of one batch of a file that break a rule; return the others, as
+    stored. A source's file is its adapter's records: a row is a usage record."""
+    c = _check_rows(dataset, records, reading, outcome.rows_read, now)
     if c.bad.height:
         # the row as the file had it, in the columns the contract reads: a column it does not
         # know (named in the manifest) may hold anything, content too, so it is not kept
-        known = [n for n in c.records.columns if n not in (*plan.reading.ignored_columns, PROBLEM)]
-        row_values = c.records.filter(c.is_bad).select(pl.struct(known).alias("row")).to_series()
+        known = [n for n in records.columns if n not in (*reading.ignored_columns, PROBLEM)]
+        row_values = records.filter(c.is_bad).select(pl.struct(known).alias("row")).to_series()
         rows = c.bad.with_columns(row_values, pl.lit(file_id, pl.Int64).alias("file_id"))
         _quarantine(con, dataset, rows, now)
-    outcome.rows_read = c.records.height
-    outcome.rows_quarantined = c.bad.height
-    outcome.rows_skipped = sum(c.skipped.values())
-    outcome.skip_reasons = [f"{n:,} {why}" for why, n in c.skipped.items()]
+    outcome.rows_read += records.height
+    outcome.rows_quarantined += c.bad.height
     good = dataset.schema.validate(c.checked.filter(~c.is_bad).drop(*c.flags, "_detail"))
     return good.select(
         *(dataset.stored(name) for name in dataset.column_names),
@@ -415,16 +442,25 @@ def check_files(paths: Sequence[Path], source: Source, rows: int) -> list[Source
     now = datetime.now(UTC).replace(tzinfo=None)
     checks = []
     for path in files:
-        plan = _plan(path, EVENTS, source)
-        c = _check_rows(EVENTS, source, plan, now)
-        good = c.checked.filter(~c.is_bad)
-        quarantined = (
-            c.bad.group_by("rules_broken", "detail", maintain_order=True)
-            .agg(pl.len().alias("rows"), (pl.col("source_row").min() + 1).alias("first_row"))
+        fmt = export_format(path)
+        assert fmt is not None
+        outcome = FileOutcome(path, names[path])
+        first: list[pl.DataFrame] = []
+        quarantined: list[pl.DataFrame] = []
+        for raw in read_batches(path, fmt):
+            records, reading, skipped = _records(raw, EVENTS, source, str(path))
+            c = _check_rows(EVENTS, records, reading, outcome.rows_read, now)
+            outcome.rows_read += records.height
+            outcome.note(reading, skipped)
+            first.append(c.checked.filter(~c.is_bad).select(EVENTS.column_names).head(rows))
+            quarantined.append(c.bad)
+        bad = pl.concat(quarantined)
+        by_reason = bad.group_by("rules_broken", "detail", maintain_order=True).agg(
+            pl.len().alias("rows"), (pl.col("source_row").min() + 1).alias("first_row")
         )
         checks.append(SourceCheck(
-            names[path], c.records.height, good.select(EVENTS.column_names).head(rows),
-            quarantined, c.skipped, plan.reading.ignored_columns, plan.reading.content_columns,
+            names[path], outcome.rows_read, pl.concat(first).head(rows), by_reason,
+            outcome.left_out, outcome.ignored_columns, outcome.content_columns,
         ))  # fmt: skip
     return checks
 
@@ -460,12 +496,52 @@ def _copies_in_warehouse(
     return earlier
 
 
+class _Load:
+    """The valid rows of a load on their way in: inserted FLUSH_ROWS at a time (each flush
+    deduplicated against what earlier flushes inserted), the changed days recorded once."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, dataset: Dataset, now: datetime):
+        self.con, self.dataset, self.now = con, dataset, now
+        self.waiting: list[pl.DataFrame] = []
+        self.counts: dict[int, tuple[int, int]] = {}
+        self.days: list[pl.DataFrame] = []
+
+    def add(self, rows: pl.DataFrame) -> None:
+        self.waiting.append(rows)
+        if sum(f.height for f in self.waiting) >= FLUSH_ROWS:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self.waiting:
+            return
+        load = pl.concat(self.waiting, rechunk=False)
+        self.waiting = []
+        counts, days = _load_new_rows(self.con, self.dataset, load, self.now)
+        for file_id, (duplicates, conflicts) in counts.items():
+            before = self.counts.get(file_id, (0, 0))
+            self.counts[file_id] = (before[0] + duplicates, before[1] + conflicts)
+        self.days.append(days)
+
+    def finish(self) -> dict[int, tuple[int, int]]:
+        """Insert what is waiting, record the days the load changed (in its transaction:
+        what the incremental models re-rate); file_id -> (duplicates, conflicts)."""
+        self._flush()
+        if self.days:
+            days = pl.concat(self.days).group_by("usage_date").agg(
+                pl.col("first_file_id").min(), pl.col("last_file_id").max(),
+                pl.col("row_count").sum(),
+            )  # fmt: skip
+            record_changed_days(self.con, days, dataset=self.dataset.name, kind="load",
+                                at=self.now)  # fmt: skip
+        return self.counts
+
+
 def _load_new_rows(
     con: duckdb.DuckDBPyConnection, dataset: Dataset, load: pl.DataFrame, now: datetime
-) -> dict[int, tuple[int, int]]:
+) -> tuple[dict[int, tuple[int, int]], pl.DataFrame]:
     """Insert the new rows of `load`, quarantine conflicts.
 
-    Returns file_id -> (duplicates, conflicts).
+    Returns file_id -> (duplicates, conflicts), and the days that received rows.
     """
     earlier = _copies_in_warehouse(con, dataset, load)
     is_new = load.select(is_new_row(dataset, earlier)).to_series()
@@ -483,8 +559,6 @@ def _load_new_rows(
             pl.len().cast(pl.Int64).alias("row_count"),
         )
     )
-    # the days this load changed, in its transaction: what the incremental models re-rate
-    record_changed_days(con, days, dataset=dataset.name, kind="load", at=now)
     repeats = classify_repeats(dataset, load, is_new, earlier)
     conflicts = repeats.filter(~pl.col("is_duplicate")).select(
         "file_id",
@@ -503,4 +577,4 @@ def _load_new_rows(
         pl.col("is_duplicate").sum().alias("duplicates"),
         (~pl.col("is_duplicate")).sum().alias("conflicts"),
     )
-    return {int(f): (int(d), int(c)) for f, d, c in per_file.iter_rows()}
+    return {int(f): (int(d), int(c)) for f, d, c in per_file.iter_rows()}, days
