@@ -57,7 +57,9 @@ create table if not exists raw.usage_events (
 
 -- The 1-hour cache writes (a part of cache_write_tokens); warehouses created before the column
 -- existed get it with its default, 0 on every stored event: all their writes were priced as
--- 5-minute ones.
+-- 5-minute ones. Additive with a default and run on every writable open (a build's too, before
+-- dbt reads the column), like raw.load_manifest.dataset below, so no version step: the loader
+-- inserts by name, whatever the column's place.
 alter table raw.usage_events add column if not exists cache_write_1h_tokens bigint default 0;
 
 create table if not exists raw.quarantined_events (
