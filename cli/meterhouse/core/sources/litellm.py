@@ -7,11 +7,12 @@ what each contract column is read from; the rules that are decisions, not rename
   A payload keeps its team, organisation and key owner inside `metadata`
   (`user_api_key_team_id`, `user_api_key_org_id`, `user_api_key_user_id`).
 - Token counts follow the contract: `prompt_tokens` includes the cache reads and writes, so
-  uncached = prompt - cache read - cache write. One LiteLLM version (the Anthropic adapter of
-  2025 that added `cache_read_input_tokens` to `prompt_tokens` and not the writes) counted
-  prompt = uncached + cache read. A row with cache read <= prompt < cache read + cache write
-  can only be that convention (the current one cannot give a negative uncached part), so it
-  is read as such: input = prompt + cache write. A prompt below its cache reads fits neither
+  uncached = prompt - cache read - cache write. An older LiteLLM (its Anthropic adapter's
+  `calculate_usage` added `cache_read_input_tokens` to `prompt_tokens`, and not
+  `cache_creation_input_tokens`, as the current one does) counted prompt = uncached + read.
+  A row with cache read <= prompt < cache read + cache write can only be that convention (the
+  current one cannot give a negative uncached part), so it is read as such: input = prompt +
+  cache write. A prompt below its cache reads fits neither
   and is quarantined, naming prompt_tokens. (An older-convention row whose writes are at most
   its uncached tokens cannot be told apart, and reads as the current convention.)
 - A cache hit of the gateway's own cache (request_id ending `_cache_hit<unix time>`, or
@@ -70,6 +71,7 @@ _WRITES_1H = (
     "prompt_tokens_details.cache_creation_token_details.ephemeral_1h_input_tokens",
     "cache_creation.ephemeral_1h_input_tokens",  # Anthropic's own shape, passed through
 )
+_WRITES_5M = tuple(p.replace("_1h_", "_5m_") for p in _WRITES_1H)
 _REASONING = ("completion_tokens_details.reasoning_tokens",)
 
 
@@ -253,7 +255,7 @@ class _Reader:
         end, first = self._time("endTime"), self._time("completionStartTime")
         prompt, completion = self._count("prompt_tokens"), self._count("completion_tokens")
         read = self._usage(_READS).fill_null(0)
-        five = self._usage(("cache_creation.ephemeral_5m_input_tokens",))
+        five = self._usage(_WRITES_5M)
         hour = self._usage(_WRITES_1H)
         write = pl.max_horizontal(
             self._usage(_WRITES), pl.when(five.is_not_null() | hour.is_not_null())
