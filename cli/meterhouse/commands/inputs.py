@@ -73,3 +73,25 @@ def sample_vendor_bill(
                                  inject=not clean)  # fmt: skip
     out.print(f"wrote {path} (injected discrepancies in {path.with_suffix('.truth.json')})",
               highlight=False)  # fmt: skip
+
+
+@sample_app.command("litellm")
+def sample_litellm(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder to write the dumps into.")],
+    start: Annotated[
+        datetime, typer.Option(formats=["%Y-%m-%d"], help="First day (YYYY-MM-DD).")
+    ] = datetime(2026, 9, 1),
+    days: Annotated[int, typer.Option(min=1, help="Days of spend logs.")] = 30,
+    requests_per_day: Annotated[int, typer.Option(min=1, help="Requests a day, roughly.")] = 2_000,
+    seed: Annotated[int, typer.Option(help="Random seed: same seed, same files.")] = 7,
+) -> None:
+    """Write a LiteLLM proxy's spend logs (one CSV dump of LiteLLM_SpendLogs a day) for three
+    teams, with cache hits, failures and Anthropic 5-minute and 1-hour cache writes. Load them
+    with `meterhouse ingest --source litellm OUT` (docs/sources.md)."""
+    from meterhouse.sample.litellm_dump import write_litellm_dump
+
+    with user_errors():
+        dump = write_litellm_dump(out_dir, start.date(), days, requests_per_day, seed)
+    out.print(f"wrote {len(dump.files)} LiteLLM spend-log dump(s) under {out_dir}: "
+              f"{dump.requests:,} requests and {dump.cache_hits:,} proxy cache hits",
+              highlight=False)  # fmt: skip
