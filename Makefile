@@ -27,7 +27,8 @@ $(VENV)/.spark: $(VENV)/.dev
 
 CATALOG ?= ../shared/data/litellm/model_prices_and_context_window.json
 
-## demo: generate sample exports (events, GPU telemetry), run the whole nightly job into $(DB),
+## demo: generate sample exports (events, GPU telemetry, a LiteLLM proxy's spend logs), load the
+## spend logs with --source litellm, run the whole nightly job into $(DB),
 ## issue September's invoices and write them (JSON, CSV, PDF) under $(SAMPLE)/invoices, write
 ## the forecast charts under $(SAMPLE)/forecast, print the margin and cost reports, and
 ## reconcile a demo vendor bill with injected discrepancies
@@ -37,6 +38,8 @@ demo: $(VENV)/.runtime
 	@if [ -f "$(CATALOG)" ]; then \
 	  $(BIN)/meterhouse prices import --litellm "$(CATALOG)" --effective-from 2026-07-24 --db $(DB); \
 	else echo "no LiteLLM catalog at $(CATALOG): pricing with seeds/reference/price_book_snapshot.csv"; fi
+	$(BIN)/meterhouse sample litellm --out $(SAMPLE)/litellm --days 45
+	$(BIN)/meterhouse ingest --source litellm $(SAMPLE)/litellm --db $(DB)
 	$(BIN)/meterhouse nightly --events $(SAMPLE)/events --gpu-hours $(SAMPLE)/gpu_hours \
 	  --contracts $(SAMPLE)/contracts --db $(DB)
 	$(BIN)/meterhouse invoice issue --month 2026-09 --db $(DB) --issuer "Example AI Ltd"

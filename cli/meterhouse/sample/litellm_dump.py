@@ -2,8 +2,9 @@
 gateway beside our own would write them (docs/sources.md, "litellm"), for `make demo` to load
 with `meterhouse ingest --source litellm`.
 
-Three teams of one reseller call OpenAI and Anthropic models through the proxy: OpenAI rows
-count cached tokens inside `prompt_tokens` (`prompt_tokens_details.cached_tokens`), Anthropic
+Three teams of one reseller call Gemini, DeepSeek and Anthropic models through the proxy:
+OpenAI-style rows count cached tokens inside `prompt_tokens`
+(`prompt_tokens_details.cached_tokens`), Anthropic
 rows carry cache reads and 5-minute and 1-hour cache writes in `metadata.usage_object`, a few
 requests fail, and a few are the proxy's own cache hits (ids `<id>_cache_hit<unix time>`,
 spend 0). `spend` is LiteLLM's float estimate: the warehouse never reads it as money.
@@ -22,9 +23,10 @@ import polars as pl
 
 TEAMS = ("team-northwind", "team-initech", "team-hooli")
 # model as the proxy names it, its provider, and whether it reports Anthropic's cache fields
+# (not OpenAI: the demo reconciles an OpenAI bill against the warehouse's own OpenAI usage)
 MODELS = (
-    ("gpt-4o-mini", "openai", False),
-    ("gpt-4.1", "openai", False),
+    ("gemini/gemini-2.5-flash", "gemini", False),
+    ("deepseek/deepseek-chat", "deepseek", False),
     ("claude-sonnet-4-20250514", "anthropic", True),
 )
 
