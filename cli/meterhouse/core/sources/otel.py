@@ -97,13 +97,18 @@ class OtelSource:
 
 
 def _decoded(raw: pl.DataFrame) -> pl.Expr:
-    """resourceSpans in the fixed type, whatever read_ndjson inferred (or text of it)."""
+    """resourceSpans in the fixed type, whatever read_ndjson inferred. A text column may hold
+    the JSON of resourceSpans or of the whole line (a loader reading raw lines)."""
     if raw.schema[FIELD] == pl.String:
-        text = pl.col(FIELD)
+        text = pl.col(FIELD).str.strip_chars()
+        wrapped = (
+            pl.when(text.str.starts_with("{"))
+            .then(text)
+            .otherwise(pl.concat_str(pl.lit('{"resourceSpans":'), text, pl.lit("}")))
+        )
     else:
         wrapped = pl.struct(FIELD).struct.json_encode()  # {"resourceSpans": ...}
-        return wrapped.str.json_decode(pl.Struct({FIELD: RESOURCE_SPANS})).struct.field(FIELD)
-    return text.str.json_decode(RESOURCE_SPANS).alias(FIELD)
+    return wrapped.str.json_decode(pl.Struct({FIELD: RESOURCE_SPANS})).struct.field(FIELD)
 
 
 def _resource_keys(tenant: str) -> tuple[str, ...]:
