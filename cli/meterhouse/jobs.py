@@ -30,8 +30,8 @@ from meterhouse.warehouse.spark import Target, spark_marts
 if TYPE_CHECKING:
     import polars as pl
 
-    from meterhouse.warehouse.holds import HoldChange
     from meterhouse.core.sources import Source
+    from meterhouse.warehouse.holds import HoldChange
     from meterhouse.warehouse.ingest import IngestResult, SourceCheck
     from meterhouse.warehouse.invoices import Issued
     from meterhouse.warehouse.mart_checks import MartCheck
@@ -80,12 +80,14 @@ def source(choice: SourceChoice) -> Source:
         try:
             mapping = (choice.mapping.read_text(encoding="utf-8"), str(choice.mapping))
         except (OSError, UnicodeDecodeError) as error:
-            raise MeterhouseError(f"{choice.mapping}: cannot read the mapping file ({error}).") from error
+            raise MeterhouseError(
+                f"{choice.mapping}: cannot read the mapping file ({error})."
+            ) from error
     return make_source(choice.name, mapping, choice.tenant_from)
 
 
 def load(db: Path, paths: Sequence[Path], allow_changed: bool, gpu_hours: bool,
-         choice: SourceChoice = SourceChoice()) -> IngestResult:  # noqa: B008  # fmt: skip
+         choice: SourceChoice = SourceChoice()) -> IngestResult:  # fmt: skip
     """Load usage exports of a source (or GPU-hour telemetry) through the one loader."""
     from meterhouse.schemas.events import EVENTS
     from meterhouse.schemas.gpu_hours import GPU_HOURS
@@ -152,7 +154,7 @@ class Night:
 
 def nightly(db: Path, events: Path, gpu_hours: Path | None, contracts: Path | None,
             target: Target, listener: Listener, full_check: bool = False,
-            choice: SourceChoice = SourceChoice()) -> Night:  # noqa: B008  # fmt: skip
+            choice: SourceChoice = SourceChoice()) -> Night:  # fmt: skip
     """Load what is new, build and test the models, summarise, forecast 30 days ahead, check
     the marts of the days the night changed (all with `full_check`). A failing billing mart
     stops the night (the loads are kept); a failing mart billing does not depend on, or a

@@ -53,19 +53,21 @@ def ingest(out: SafeConsole, result: IngestResult, every_file: bool = False) -> 
         elif not f.skipped:
             out.print(
                 f"loaded  {f.name}: read {f.rows_read:,} = loaded {f.rows_loaded:,} + duplicate "
-                f"{f.rows_duplicate:,} + quarantined {f.rows_quarantined:,}", highlight=False
+                f"{f.rows_duplicate:,} + quarantined {f.rows_quarantined:,}"
+                + (f"; {f.rows_skipped:,} not usage, left out" if f.rows_skipped else ""),
+                highlight=False,
             )  # fmt: skip
-            if f.skip_reasons:
-                out.print(f"        not usage, left out: {'; '.join(f.skip_reasons)}",
-                          highlight=False)  # fmt: skip
     read, loaded = result.total("rows_read"), result.total("rows_loaded")
     dup, bad = result.total("rows_duplicate"), result.total("rows_quarantined")
     new = sum(1 for f in result.files if not f.skipped)
-    left_out = result.total("rows_skipped")
+    left_out: dict[str, int] = {}
+    for f in result.files:
+        for why, count in f.left_out.items():
+            left_out[why] = left_out.get(why, 0) + count
     out.print(
         f"{new} new file(s), {len(result.files) - new} already loaded. Rows read {read:,} = "
         f"loaded {loaded:,} + duplicates {dup:,} + quarantined {bad:,}."
-        + (f" Records that are not usage, left out: {left_out:,}." if left_out else "")
+        + "".join(f" Left out as not usage: {n:,} {why}." for why, n in left_out.items())
     )
 
 
@@ -108,8 +110,9 @@ def summary(out: SafeConsole, s: Summary, db: Path) -> None:
     out.print(f"warehouse {db}", highlight=False)
     out.print(
         f"{s.files} file(s) loaded: rows read {s.rows_read:,} = loaded {s.rows_loaded:,} + "
-        f"duplicates {s.rows_duplicate:,} + quarantined {s.rows_quarantined:,}\n"
-        f"{s.events:,} events, {s.tenants} tenants, {s.models} model names, {span}"
+        f"duplicates {s.rows_duplicate:,} + quarantined {s.rows_quarantined:,}"
+        + (f" ({s.left_out:,} records that are not usage left out)" if s.left_out else "")
+        + f"\n{s.events:,} events, {s.tenants} tenants, {s.models} model names, {span}"
     )
     if s.held:
         out.print(f"of the loaded events, {s.held:,} are quarantined after loading and left out "

@@ -146,7 +146,8 @@ def test_every_record_is_accounted_for_and_no_content_is_stored(loaded: Path) ->
     assert (request_id, detail) == ("gen-005", "usage_details: not JSON")
     assert rules.startswith("unmappable_source_field")
     stored = "\n".join(str(r) for r in query(loaded, "select * from raw.quarantined_events"))
-    assert "refund" not in stored.lower() and "plan my week" not in row_json
+    assert "refund" not in stored.lower()
+    assert "plan my week" not in row_json
 
 
 def test_loading_the_export_again_adds_nothing(loaded: Path, tmp_path: Path) -> None:
@@ -164,7 +165,8 @@ def test_sources_check_shows_the_rows_and_writes_nothing(tmp_path: Path) -> None
     assert "24,040 (20,000 / 4,000 / 1,000)" in result.output  # gen-003 as the contract has it
     assert "usage_details: not JSON" in result.output
     assert "left out 2 record(s)" in result.output
-    assert not list(tmp_path.iterdir()) and not (Path.cwd() / "meterhouse.duckdb").exists()
+    assert not list(tmp_path.iterdir())
+    assert not (Path.cwd() / "meterhouse.duckdb").exists()
 
 
 def _mapping(tmp_path: Path, text: str) -> Path:
@@ -194,9 +196,7 @@ output_tokens = "out"
         ("[columns\n", "not a readable mapping file"),
     ],
 )
-def test_a_bad_mapping_is_refused_naming_the_key(
-    tmp_path: Path, text: str, named: str
-) -> None:
+def test_a_bad_mapping_is_refused_naming_the_key(tmp_path: Path, text: str, named: str) -> None:
     data = tmp_path / "x.csv"
     data.write_text("rid,at,team,m,in,out\nr1,1790000000000,t,gpt-4.1,1,1\n", encoding="utf-8")
     result = run("ingest", "--source", "mapped", "--mapping", _mapping(tmp_path, text), data,
@@ -249,5 +249,6 @@ def test_a_file_without_the_mapped_columns_is_refused_saying_what_it_looks_like(
     with pytest.raises(MeterhouseError) as info:
         MappedSource(mapping).adapt(spend_log, "spend.csv")
     message = str(info.value)
-    assert "spend.csv" in message and "rid" in message
+    assert "spend.csv" in message
+    assert "rid" in message
     assert "LiteLLM spend log (load it with --source litellm)" in message

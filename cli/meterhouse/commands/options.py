@@ -90,6 +90,7 @@ def target(name: str) -> Target:
         raise MeterhouseError(f"--target {name}: choose duckdb or spark.")
     return cast(Target, name)
 
+
 SourceOption = Annotated[
     str,
     typer.Option(

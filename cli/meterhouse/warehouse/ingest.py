@@ -381,7 +381,7 @@ def _check_rows(dataset: Dataset, records: pl.DataFrame, reading: FileReading, f
         pl.concat_str(
             [
                 *(pl.when(f"_{rule}").then(pl.lit(rule)) for rule in reading.problems),
-                dataset.broken_rules(),
+                pl.when(dataset.any_rule_broken()).then(dataset.broken_rules()),
             ],
             separator=", ",
             ignore_nulls=True,

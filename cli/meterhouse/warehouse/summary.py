@@ -34,14 +34,15 @@ class Summary:
     gpu_hours: tuple[int, int, int, int, int] = (0, 0, 0, 0, 0)
     # telemetry files, rows read, loaded, duplicates, quarantined
     held: int = 0  # loaded events quarantined after the fact (meterhouse quarantine)
+    left_out: int = 0  # records of other sources that are not usage (agent spans, cache hits)
 
 
 def summarize(con: duckdb.DuckDBPyConnection) -> Summary:
     manifest, gpu_hours = (
         con.execute(
             "select count(*), coalesce(sum(rows_read), 0), coalesce(sum(rows_loaded), 0), "
-            "coalesce(sum(rows_duplicate), 0), coalesce(sum(rows_quarantined), 0) "
-            "from raw.load_manifest where dataset = ?",
+            "coalesce(sum(rows_duplicate), 0), coalesce(sum(rows_quarantined), 0), "
+            "coalesce(sum(rows_skipped), 0) from raw.load_manifest where dataset = ?",
             [dataset],
         ).fetchall()[0]
         for dataset in ("usage_events", "gpu_hours")
@@ -96,13 +97,14 @@ def summarize(con: duckdb.DuckDBPyConnection) -> Summary:
             "from main.fct_usage_anomalies where usage_date > "
             "(select max(usage_date) - 7 from main.fct_usage_daily) group by all order by all"
         ).fetchall()
-    files, read, loaded, duplicate, quarantined = (int(v) for v in manifest)
+    files, read, loaded, duplicate, quarantined, left_out = (int(v) for v in manifest)
     return Summary(
         files=files,
         rows_read=read,
         rows_loaded=loaded,
         rows_duplicate=duplicate,
         rows_quarantined=quarantined,
+        left_out=left_out,
         events=int(events[0]),
         tenants=int(events[1]),
         models=int(events[2]),
@@ -114,6 +116,6 @@ def summarize(con: duckdb.DuckDBPyConnection) -> Summary:
         unpriced_requests=int(unpriced),
         invoices=[(m, str(s), str(c), int(n), t, int(u)) for m, s, c, n, t, u in invoices],
         anomalies=[(str(k), str(s), int(n), int(t)) for k, s, n, t in anomalies],
-        gpu_hours=tuple(int(v) for v in gpu_hours),  # type: ignore[arg-type]
+        gpu_hours=tuple(int(v) for v in gpu_hours[:5]),  # type: ignore[arg-type]
         held=int(held),
     )

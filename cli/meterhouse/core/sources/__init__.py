@@ -97,7 +97,9 @@ def epoch_to_utc(value: pl.Expr, unit: str) -> pl.Expr:
     return pl.from_epoch(micros, time_unit="us").dt.replace_time_zone("UTC")
 
 
-def missing_fields(where: str, source: str, missing: list[str], looks_like: str | None) -> MeterhouseError:
+def missing_fields(
+    where: str, source: str, missing: list[str], looks_like: str | None
+) -> MeterhouseError:
     """A file of this source lacks fields it needs: name them, and what the file looks like."""
     hint = f" It looks like {looks_like}." if looks_like else ""
     return MeterhouseError(

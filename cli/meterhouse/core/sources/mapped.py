@@ -16,7 +16,7 @@ optionally, which records are usage (`keep`): the others are left out and counte
     event_at = { column = "start_time", time = "iso", zone = "UTC" }
     tenant_id = { column = "metadata", json = "tenant_id" }
     input_tokens = { column = "usage_details", json = "input" }
-    cache_write_tokens = [{ column = "usage", json = "cache_5m" }, { column = "usage", json = "cache_1h" }]
+    cache_write_tokens = [{ column = "usage", json = "5m" }, { column = "usage", json = "1h" }]
 
     [constants]
     provider = "anthropic"
@@ -135,7 +135,8 @@ def parse_mapping(text: str, where: str) -> Mapping:
                    "unknown option of [mapping]: name, input, output, keep")  # fmt: skip
     input_convention = _choice(options, "input", INPUT_CONVENTIONS, where)
     output_convention = _choice(options, "output", OUTPUT_CONVENTIONS, where)
-    keep, keep_values = None, ()
+    keep: Field | None = None
+    keep_values: tuple[str, ...] = ()
     if "keep" in options:
         spec = options["keep"]
         if not isinstance(spec, dict) or not isinstance(spec.get("values"), list):
@@ -194,8 +195,8 @@ def _fields(spec: Any, key: str, where: str) -> tuple[Field, ...]:
     values = spec.get("values", {})
     if not isinstance(values, dict):
         raise _bad(where, f"{key}.values", "must map source values to contract values")
-    return (Field(spec["column"], path, time, zone, tuple((str(k), str(v))
-                                                          for k, v in values.items())),)  # fmt: skip
+    pairs = tuple((str(k), str(v)) for k, v in values.items())
+    return (Field(spec["column"], path, time, zone, pairs),)
 
 
 def _bad(where: str, key: str, what: str) -> MeterhouseError:
@@ -217,7 +218,9 @@ class MappedSource:
         m = self.mapping
         missing = sorted(m.source_columns() - set(raw.columns))
         if missing:
-            raise missing_fields(where, f"'{m.name}' (mapping)", missing, looks_like(raw.columns, ""))
+            raise missing_fields(
+                where, f"'{m.name}' (mapping)", missing, looks_like(raw.columns, "")
+            )
         checks: dict[str, pl.Expr] = {}
         values: dict[str, pl.Expr] = {}
         for name, specs in m.fields.items():
@@ -267,15 +270,15 @@ def _value(name: str, specs: tuple[Field, ...], schema: pl.Schema,
     for f in specs:
         if f.json is not None:
             raw = json_text(pl.col(f.column), schema[f.column])
-            checks[f"{f.column}: not JSON"] = raw.is_not_null() & raw.str.json_path_match(
-                "$"
-            ).is_null()
+            checks[f"{f.column}: not JSON"] = (
+                raw.is_not_null() & raw.str.json_path_match("$").is_null()
+            )
             if name in REQUIRED and len(specs) == 1:  # named, rather than a bare missing_* rule
                 checks[f"{f.label}: absent"] = raw.is_not_null() & _text(f, schema).is_null()
     if kind == "tokens":
         parts = []
         for f in specs:
-            dtype = pl.String if f.json else schema[f.column]
+            dtype: pl.DataType = pl.String() if f.json else schema[f.column]
             reading = count_reading(_text(f, schema), dtype)
             if reading is None:
                 raise MeterhouseError(f"{f.label}: type {schema[f.column]} holds no count")
@@ -289,30 +292,35 @@ def _value(name: str, specs: tuple[Field, ...], schema: pl.Schema,
         )
     [f] = specs
     value = _text(f, schema)
-    if kind == "timestamp" and f.time is not None:
-        if f.time == "iso":
-            text = value.cast(pl.String)
-            parsed = _zoned_iso(text, f.zone)
-            checks[f"{f.label}: not an ISO 8601 time"] = (
-                (text.str.strip_chars() != "") & parsed.is_null()
-            )
-        else:
-            parsed = epoch_to_utc(value, f.time)
-            checks[f"{f.label}: not an epoch number ({f.time})"] = (
-                value.is_not_null() & parsed.is_null()
-            )
-        return parsed
-    if kind == "timestamp" and f.zone != "UTC":
-        if isinstance(schema[f.column], pl.Datetime) and schema[f.column].time_zone is None:
-            return value.dt.replace_time_zone(f.zone, ambiguous="earliest").dt.convert_time_zone(
-                "UTC"
-            )
-        if schema[f.column] == pl.String or f.json:
-            return _zoned_iso(value.cast(pl.String), f.zone)
+    if kind == "timestamp":
+        return _time(f, value, schema, checks)
     if f.values:
         return value.cast(pl.String).replace(dict(f.values))
     if f.json is not None and kind == "number":
         return value.cast(pl.Float64, strict=False)
+    return value
+
+
+def _time(f: Field, value: pl.Expr, schema: pl.Schema, checks: dict[str, pl.Expr]) -> pl.Expr:
+    """A time field as the mapping says it is given (unit, zone); left to core/reading (a
+    timestamp column, or ISO text in UTC) when it says nothing."""
+    textual = f.json is not None or schema[f.column] == pl.String
+    if f.time == "iso" or (f.time is None and f.zone != "UTC" and textual):
+        text = value.cast(pl.String)
+        parsed = _zoned_iso(text, f.zone)
+        checks[f"{f.label}: not an ISO 8601 time"] = (text.str.strip_chars() != "") & (
+            parsed.is_null()
+        )
+        return parsed
+    if f.time is not None:
+        parsed = epoch_to_utc(value, f.time)
+        checks[f"{f.label}: not an epoch number ({f.time})"] = value.is_not_null() & (
+            parsed.is_null()
+        )
+        return parsed
+    dtype = schema[f.column]
+    if f.zone != "UTC" and isinstance(dtype, pl.Datetime) and dtype.time_zone is None:
+        return value.dt.replace_time_zone(f.zone, ambiguous="earliest").dt.convert_time_zone("UTC")
     return value
 
 
