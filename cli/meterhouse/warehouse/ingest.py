@@ -330,7 +330,9 @@ def _verify(
 
 
 def _warnings(source: Source) -> list[str]:
-    if source.tenant_field and source.tenant_field.strip().lower() in PERSONAL_TENANT_FIELDS:
+    field = (source.tenant_field or "").strip().lower()
+    # a person's id by its name, or a metadata key naming a user (metadata.user_api_key_user_id)
+    if field in PERSONAL_TENANT_FIELDS or "user" in field.rsplit(".", 1)[-1]:
         return [
             f"the tenant is read from '{source.tenant_field}', which names a person: it is "
             "stored as given, not pseudonymised, and shows on invoices. Prefer a team, "
