@@ -17,8 +17,7 @@ TABLES = (
     "select * exclude (loaded_at, source_path, modified_ns) from raw.load_manifest order by all",
     "select * from raw.usage_events order by all",
     "select * exclude (quarantined_at) from raw.quarantined_events order by all",
-    "select usage_date, first_file_id, last_file_id, row_count from raw.changed_days "
-    "order by all",
+    "select usage_date, first_file_id, last_file_id, row_count from raw.changed_days order by all",
 )
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from meterhouse.app import app
 
-GROUPS = ["invoice", "forecast", "export", "sample", "prices", "report"]
+GROUPS = ["invoice", "forecast", "export", "sample", "prices", "report", "sources"]
 
 
 def _groups(help_text: str) -> list[str]:
