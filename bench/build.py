@@ -40,8 +40,11 @@ select e.tenant_id, coalesce(r.model_id, e.model) as model_id, e.usage_date, e.s
              * p.input_usd_per_1m_tokens
            + cast(e.cache_read_tokens as decimal(38,0))
              * coalesce(p.cache_read_usd_per_1m_tokens, p.input_usd_per_1m_tokens)
-           + cast(e.cache_write_tokens as decimal(38,0))
+           + cast(e.cache_write_tokens - e.cache_write_1h_tokens as decimal(38,0))
              * coalesce(p.cache_write_usd_per_1m_tokens, p.input_usd_per_1m_tokens)
+           + cast(e.cache_write_1h_tokens as decimal(38,0))
+             * coalesce(p.cache_write_1h_usd_per_1m_tokens, p.cache_write_usd_per_1m_tokens,
+                        p.input_usd_per_1m_tokens)
            + cast(e.reasoning_tokens as decimal(38,0))
              * coalesce(p.reasoning_usd_per_1m_tokens, p.output_usd_per_1m_tokens)
            + cast(e.output_tokens - e.reasoning_tokens as decimal(38,0))
