@@ -298,7 +298,7 @@ def test_a_file_of_another_source_is_refused_saying_what_it_looks_like(
     result = run("ingest", "--source", "litellm", native, "--db", db)
     assert result.exit_code == 2
     message = _error_line(result.stderr)
-    assert "events.parquet: not a litellm export" in message
+    assert "events.parquet: not an export of the litellm source" in message
     assert "looks like an export in the event contract (load it with --source events)" in message
     assert "field(s) startTime, prompt_tokens, completion_tokens" in message
 

@@ -272,7 +272,8 @@ def test_a_file_of_another_source_is_refused_saying_what_it_looks_like(tmp_path:
     assert result.exit_code == 2
     message = _error_line(result.stderr)
     assert (
-        "spend_logs.csv: not a OTLP JSON (otel) export: field(s) resourceSpans missing" in message
+        "spend_logs.csv: not an export of the OTLP JSON (otel) source: field(s) resourceSpans "
+        "missing" in message
     )
     assert "It looks like a LiteLLM spend log (load it with --source litellm)" in message
 

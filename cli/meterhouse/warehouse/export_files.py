@@ -18,6 +18,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,9 +58,12 @@ def export_format(path: Path) -> ExportFormat | None:
     return ExportFormat(kind, compression) if kind else None
 
 
-def read_schema(path: Path, fmt: ExportFormat) -> pl.Schema:
+def read_schema(path: Path, fmt: ExportFormat, lines_as: str | None = None) -> pl.Schema:
     """The file's columns and types: a plain Parquet file's from its footer, the others' from
-    their first batch (an empty text file has none)."""
+    their first batch (an empty text file has none). With `lines_as`, a JSON Lines file's
+    are the keys of its first line, as text."""
+    if lines_as is not None and fmt.kind == "JSON Lines":
+        return _first_line_keys(path, fmt)
     if fmt.kind == "Parquet" and fmt.compression is None:
         try:
             return _polars_schema(pq.read_schema(path))
@@ -68,9 +72,13 @@ def read_schema(path: Path, fmt: ExportFormat) -> pl.Schema:
     return next(read_batches(path, fmt)).schema
 
 
-def read_batches(path: Path, fmt: ExportFormat) -> Iterator[pl.DataFrame]:
+def read_batches(
+    path: Path, fmt: ExportFormat, lines_as: str | None = None
+) -> Iterator[pl.DataFrame]:
     """The file as frames of its own columns, in order, at least one (refused in one line
-    if unreadable). JSON Lines blocks may differ in columns and types: each is inferred."""
+    if unreadable). JSON Lines blocks may differ in columns and types: each is inferred,
+    unless `lines_as` names the one text column each line is read into, whole (for a source
+    that decodes its lines with a fixed type: inferring deeply nested OTLP costs far more)."""
     try:
         if fmt.kind == "Parquet" and fmt.compression is None:
             parquet = pq.ParquetFile(path)
@@ -89,14 +97,14 @@ def read_batches(path: Path, fmt: ExportFormat) -> Iterator[pl.DataFrame]:
             else:
                 yield pl.read_csv(data, separator=_delimiter(data), infer_schema=False)
         else:
-            yield from _json_lines(path, fmt)
+            yield from _json_lines(path, fmt, lines_as)
     except MeterhouseError:
         raise
     except Exception as exc:
         raise _unreadable(path, fmt, exc) from exc
 
 
-def _json_lines(path: Path, fmt: ExportFormat) -> Iterator[pl.DataFrame]:
+def _json_lines(path: Path, fmt: ExportFormat, lines_as: str | None) -> Iterator[pl.DataFrame]:
     yielded = False
     rest = b""
     with pa.input_stream(str(path), compression=fmt.compression) as stream:
@@ -110,11 +118,41 @@ def _json_lines(path: Path, fmt: ExportFormat) -> Iterator[pl.DataFrame]:
             lines, rest = data[:cut], data[cut:]
             if lines.strip():
                 yielded = True
-                yield pl.read_ndjson(lines, infer_schema_length=None)
+                yield (
+                    pl.read_ndjson(lines, infer_schema_length=None)
+                    if lines_as is None
+                    else _text_lines(lines, lines_as)
+                )
             if not block:
                 break
     if not yielded:
         yield pl.DataFrame()
+
+
+def _text_lines(data: bytes, column: str) -> pl.DataFrame:
+    """Each non-blank line as text (a raw 0x1F, the separator, cannot be in valid JSON)."""
+    lines = pl.read_csv(data, has_header=False, separator="\x1f", quote_char=None,
+                        schema={column: pl.String})  # fmt: skip
+    return lines.filter(pl.col(column).str.strip_chars() != "")
+
+
+def _first_line_keys(path: Path, fmt: ExportFormat) -> pl.Schema:
+    """The top-level keys of a JSON Lines file's first non-blank line (none: no columns)."""
+    try:
+        with pa.input_stream(str(path), compression=fmt.compression) as stream:
+            data = b""
+            while not data.strip() or b"\n" not in data.lstrip():
+                block = bytes(stream.read(SNIFF_BYTES))
+                if not block:
+                    break
+                data += block
+        line = _without_bom(data).lstrip().split(b"\n", 1)[0]
+        keys = json.loads(line) if line.strip() else {}
+    except Exception as exc:
+        raise _unreadable(path, fmt, exc) from exc
+    if not isinstance(keys, dict):
+        raise _unreadable(path, fmt, ValueError("a line is not a JSON object"))
+    return pl.Schema({str(k): pl.String() for k in keys})
 
 
 def _without_bom(data: bytes) -> bytes:

@@ -189,7 +189,8 @@ def _plan(path: Path, dataset: Dataset, source: Source) -> _Planned:
     the whole load, as it is one transaction)."""
     fmt = export_format(path)
     assert fmt is not None  # find_export_files keeps only export files
-    _records(pl.DataFrame(schema=read_schema(path, fmt)), dataset, source, str(path))
+    schema = read_schema(path, fmt, source.line_column)
+    _records(pl.DataFrame(schema=schema), dataset, source, str(path))
     stat = path.stat()
     return _Planned(path, stat.st_size, stat.st_mtime_ns, _sha256(path))
 
@@ -277,7 +278,7 @@ def ingest(
                    steps)  # fmt: skip
             fmt = export_format(plan.path)
             assert fmt is not None
-            for raw in read_batches(plan.path, fmt):
+            for raw in read_batches(plan.path, fmt, source.line_column):
                 records, reading, skipped = _records(raw, dataset, source, str(plan.path))
                 load.add(_quarantine_bad_rows(con, dataset, records, reading, outcome,
                                               first_file_id + index, now))  # fmt: skip
@@ -449,7 +450,7 @@ def check_files(paths: Sequence[Path], source: Source, rows: int) -> list[Source
         outcome = FileOutcome(path, names[path])
         first: list[pl.DataFrame] = []
         quarantined: list[pl.DataFrame] = []
-        for raw in read_batches(path, fmt):
+        for raw in read_batches(path, fmt, source.line_column):
             records, reading, skipped = _records(raw, EVENTS, source, str(path))
             c = _check_rows(EVENTS, records, reading, outcome.rows_read, now)
             outcome.rows_read += records.height

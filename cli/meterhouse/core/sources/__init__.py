@@ -50,6 +50,11 @@ class Source(Protocol):
     def tenant_field(self) -> str | None:
         """The source field the tenant comes from (None: the contract's tenant_id)."""
 
+    @property
+    def line_column(self) -> str | None:
+        """The column a JSON Lines file of this source is read into, a line of text per row
+        (its adapter decodes them with a fixed type), or None: lines read as objects."""
+
     def adapt(self, raw: pl.DataFrame, where: str) -> Adapted:
         """The usage records of one file; refuses (MeterhouseError, naming `where`) a file
         without the fields the source needs."""
@@ -61,6 +66,7 @@ class EventsSource:
 
     name: str = "events"
     tenant_field: str | None = None
+    line_column: str | None = None
 
     def adapt(self, raw: pl.DataFrame, where: str) -> Adapted:
         return Adapted(raw)
@@ -103,7 +109,8 @@ def missing_fields(
     """A file of this source lacks fields it needs: name them, and what the file looks like."""
     hint = f" It looks like {looks_like}." if looks_like else ""
     return MeterhouseError(
-        f"{where}: not a {source} export: field(s) {', '.join(missing)} missing.{hint} "
+        f"{where}: not an export of the {source} source: field(s) {', '.join(missing)} "
+        f"missing.{hint} "
         "See docs/sources.md for what each source reads. Nothing was loaded."
     )
 

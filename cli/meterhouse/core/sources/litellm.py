@@ -82,6 +82,7 @@ class LiteLLMSource:
 
     tenant_from: str | None = None
     name: str = "litellm"
+    line_column: str | None = None
 
     def __post_init__(self) -> None:
         field = self.tenant_field

@@ -209,6 +209,7 @@ class MappedSource:
 
     mapping: Mapping
     name: str = "mapped"
+    line_column: str | None = None
 
     @property
     def tenant_field(self) -> str | None:

@@ -82,6 +82,7 @@ class OtelSource:
 
     tenant_from: str | None = None
     name: str = "otel"
+    line_column: str | None = FIELD  # each TracesData line decoded with one fixed type
 
     @property
     def tenant_field(self) -> str:
