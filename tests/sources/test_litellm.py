@@ -348,3 +348,18 @@ def test_an_unknown_tenant_field_is_refused_naming_the_choices(tmp_path: Path) -
     message = _error_line(result.stderr)
     assert "--tenant-from 'team'" in message
     assert "team_id, end_user, organization_id, user or metadata.<key>" in message
+
+
+@pytest.mark.parametrize(
+    "odd_metadata",
+    ['{"usage_object": "not an object"}', "not JSON at all", '{"user_api_key_team_id": {"a": 1}}'],
+)
+def test_one_odd_metadata_reads_the_other_rows_as_a_clean_file_does(odd_metadata: str) -> None:
+    clean = pl.read_csv(OCTOBER_CSV, infer_schema=False)
+    odd = clean.vstack(clean.head(1).with_columns(
+        request_id=pl.lit("odd-1"), metadata=pl.lit(odd_metadata)
+    ))  # fmt: skip
+    expected = LiteLLMSource().adapt(clean, "clean.csv").frame
+    got = LiteLLMSource().adapt(odd, "odd.csv").frame  # decoded path by path, not at once
+    assert got.head(expected.height).equals(expected)
+    assert got.height == expected.height + 1

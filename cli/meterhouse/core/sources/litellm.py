@@ -73,6 +73,32 @@ _WRITES_1H = (
 )
 _WRITES_5M = tuple(p.replace("_1h_", "_5m_") for p in _WRITES_1H)
 _REASONING = ("completion_tokens_details.reasoning_tokens",)
+# Every metadata path the adapter reads besides a user's own `metadata.<key>` tenant: decoded
+# at once with one type (_metadata_type) instead of one JSON parse per path and row.
+_METADATA_PATHS = (
+    *(f"{where}.{p}" for where in _USAGE_IN_METADATA
+      for p in (*_READS, *_WRITES, *_WRITES_1H, *_WRITES_5M, *_REASONING)),
+    *(k for keys in _PAYLOAD_IDS.values() for k in keys),
+    "status",
+)  # fmt: skip
+DECODED = "_metadata_decoded"
+
+
+def _metadata_type(paths: tuple[str, ...]) -> pl.Struct:
+    """The nested struct type holding these dotted paths, every leaf as text."""
+    tree: dict[str, dict] = {}  # type: ignore[type-arg]
+    for path in paths:
+        node = tree
+        for part in path.split("."):
+            node = node.setdefault(part, {})
+
+    def struct(node: dict) -> pl.Struct:  # type: ignore[type-arg]
+        return pl.Struct({k: struct(v) if v else pl.String() for k, v in node.items()})
+
+    return struct(tree)
+
+
+METADATA_TYPE = _metadata_type(_METADATA_PATHS)
 
 
 @dataclass(frozen=True)
@@ -112,6 +138,7 @@ class _Reader:
         )
         self.used: set[str] = set()
         self.checks: dict[str, pl.Expr] = {}
+        self.decoded = self.all_json = False
         missing = self._missing()
         if missing:
             raise missing_fields(where, "litellm", missing, looks_like(raw.columns, "litellm"))
@@ -154,7 +181,29 @@ class _Reader:
     # ---- values ----------------------------------------------------------------------------
 
     def _meta_value(self, path: str) -> pl.Expr:
+        if self.decoded and path in _METADATA_PATHS:
+            value = pl.col(DECODED)
+            for part in path.split("."):
+                value = value.struct.field(part)
+            return value
         return self.meta.str.json_path_match(f"$.{path}")
+
+    def _decode(self) -> bool:
+        """Decode every metadata path the adapter reads at once, into the DECODED column;
+        False (each path then parsed on its own) when a row's metadata holds another type at
+        one of them (a text where an object is, say). `all_json`: no row needs its own check
+        that its metadata is JSON (the decoding of every row succeeded)."""
+        for only_json in (False, True):
+            meta = self.meta
+            if only_json:  # some metadata is not JSON: decode the rows whose metadata is
+                meta = pl.when(meta.str.json_path_match("$").is_not_null()).then(meta)
+            try:
+                self.raw = self.raw.with_columns(meta.str.json_decode(METADATA_TYPE).alias(DECODED))
+            except pl.exceptions.PolarsError:
+                continue
+            self.all_json = not only_json
+            return True
+        return False
 
     def _count(self, name: str) -> pl.Expr:
         """A count column of the file as Int64; a check for a value that is not one."""
@@ -244,10 +293,13 @@ class _Reader:
     # ---- the file --------------------------------------------------------------------------
 
     def adapted(self) -> Adapted:
+        self.decoded = self.raw.height > 0 and self._decode()
         meta_text = self.meta.str.strip_chars()
         given = (meta_text != "") & (meta_text.str.to_lowercase() != "null")
         metadata_check = "metadata: not JSON (the cache and reasoning counts are read from it)"
-        self.checks[metadata_check] = given & self.meta.str.json_path_match("$").is_null()
+        self.checks[metadata_check] = (
+            pl.lit(False) if self.all_json else given & self.meta.str.json_path_match("$").is_null()
+        )
 
         key = self._col("request_id" if self.kind == SPEND_LOG else "id")
         assert key is not None
@@ -296,29 +348,33 @@ class _Reader:
         provider = None if provider is None else provider.cast(pl.String)
         model = self._col("model")
         assert model is not None
-        frame = self.raw.select(
-            request_id.alias("request_id"),
-            start.alias("event_at"),
-            tenant.alias("tenant_id"),
-            model.cast(pl.String).alias("model"),
-            pl.when(reads_only).then(prompt + write).otherwise(prompt).alias("input_tokens"),
-            completion.alias("output_tokens"),
-            read.alias("cache_read_tokens"),
-            write.alias("cache_write_tokens"),
-            hour.fill_null(0).alias("cache_write_1h_tokens"),
-            reasoning.alias("reasoning_tokens"),
-            user.alias("user_id"),
-            (pl.lit(None, pl.String) if provider is None else provider).alias("provider"),
-            status.alias("status"),
-            _ms(end - start).alias("latency_ms"),
-            _ms(first - start).alias("first_token_latency_ms"),
-            problem(self.checks),  # the metadata check first: the others read it
-            (is_hit & free).alias("_cache_hit"),
+        frame = (
+            self.raw.lazy()
+            .select(  # lazy: a value read by several checks is computed once
+                request_id.alias("request_id"),
+                start.alias("event_at"),
+                tenant.alias("tenant_id"),
+                model.cast(pl.String).alias("model"),
+                pl.when(reads_only).then(prompt + write).otherwise(prompt).alias("input_tokens"),
+                completion.alias("output_tokens"),
+                read.alias("cache_read_tokens"),
+                write.alias("cache_write_tokens"),
+                hour.fill_null(0).alias("cache_write_1h_tokens"),
+                reasoning.alias("reasoning_tokens"),
+                user.alias("user_id"),
+                (pl.lit(None, pl.String) if provider is None else provider).alias("provider"),
+                status.alias("status"),
+                _ms(end - start).alias("latency_ms"),
+                _ms(first - start).alias("first_token_latency_ms"),
+                problem(self.checks),  # the metadata check first: the others read it
+                (is_hit & free).alias("_cache_hit"),
+            )
+            .collect()
         )
         hits = int(frame["_cache_hit"].sum())
         frame = frame.filter(~pl.col("_cache_hit")).drop("_cache_hit")
         assert PROBLEM in frame.columns
-        ignored = tuple(c for c in self.raw.columns if c not in self.used)
+        ignored = tuple(c for c in self.raw.columns if c not in self.used and c != DECODED)
         return Adapted(frame, {CACHE_HIT_REASON: hits} if hits else {}, ignored)
 
 
