@@ -239,7 +239,9 @@ class MappedSource:
             values["output_tokens"] = pl.when(_present(m, "output_tokens", raw)).then(
                 pl.sum_horizontal(values["output_tokens"], values["reasoning_tokens"])
             )
-        frame = raw.select(*(v.alias(k) for k, v in values.items()), problem(checks))
+        frame = (  # lazy: a field several checks read is parsed once
+            raw.lazy().select(*(v.alias(k) for k, v in values.items()), problem(checks)).collect()
+        )
         skipped: dict[str, int] = {}
         if m.keep is not None:
             kept = _text(m.keep, raw.schema).is_in(list(m.keep_values)).fill_null(False)
