@@ -87,6 +87,7 @@ BAD_ROWS: dict[str, dict[str, object]] = {
     "missing_tokens": {"output_tokens": None},
     "negative_tokens": {"cache_write_tokens": -1},
     "cache_exceeds_input": {"cache_read_tokens": 90, "cache_write_tokens": 20},
+    "cache_write_1h_exceeds_cache_write": {"cache_write_tokens": 10, "cache_write_1h_tokens": 20},
     "reasoning_exceeds_output": {"reasoning_tokens": 500},
     "invalid_service_tier": {"service_tier": "premium"},
     "invalid_status": {"status": "exploded"},

@@ -137,7 +137,11 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "cache_write_1h_exceeds_cache_write",
-        (pl.col("cache_write_1h_tokens") > pl.col("cache_write_tokens")).fill_null(False),
+        # a negative cache_write_tokens is negative_tokens' alone
+        (
+            (pl.col("cache_write_1h_tokens") > pl.col("cache_write_tokens"))
+            & (pl.col("cache_write_tokens") >= 0)
+        ).fill_null(False),
         "cache_write_1h_tokens is greater than cache_write_tokens",
     ),
     Rule(

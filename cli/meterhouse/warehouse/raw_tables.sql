@@ -163,7 +163,8 @@ alter table raw.load_manifest add column if not exists dataset varchar default '
 -- gateway cache hit): counted here, by reason, and not in rows_read.
 alter table raw.load_manifest add column if not exists source varchar default 'events';
 alter table raw.load_manifest add column if not exists rows_skipped bigint default 0;
-alter table raw.load_manifest add column if not exists skip_reasons varchar[] default [];
+-- (no default: a list default makes a killed load's WAL need an extension to replay; null = none)
+alter table raw.load_manifest add column if not exists skip_reasons varchar[];
 
 -- GPU-hour telemetry (docs/gpu-hour-contract.md), loaded like the events by `meterhouse ingest
 -- --gpu-hours`: one row per GPU and clock hour, hour_at a UTC instant without its zone.
