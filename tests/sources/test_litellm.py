@@ -23,6 +23,7 @@ import pytest
 from meterhouse.core.sources import PROBLEM
 from meterhouse.core.sources.litellm import LiteLLMSource
 from tests.conftest import event_rows, query, run, snapshot
+from tests.sources.list_prices import list_price, snapshot_prices
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "sources" / "litellm"
@@ -32,29 +33,7 @@ NOVEMBER_PARQUET = FIXTURES / "spend_logs_2026-11.parquet"
 PAYLOADS_GZ = FIXTURES / "payloads_2026-11-13.jsonl.gz"
 PAYLOADS = FIXTURES / "payloads_2026-11-20.jsonl"
 FILES = (OCTOBER_CSV, NOVEMBER_PARQUET, PAYLOADS_GZ, PAYLOADS)
-SNAPSHOT = ROOT / "seeds" / "reference" / "price_book_snapshot.csv"
-# a token class and the class whose price it pays when the model lists none (docs/pricing.md)
-FALLBACK = {"input": None, "cache_read": "input", "cache_write": "input",
-            "cache_write_1h": "cache_write", "output": None, "reasoning": "output"}  # fmt: skip
 CACHE_HIT = "LiteLLM cache hits (served from the gateway's cache: no vendor cost, not billed)"
-
-
-def _prices() -> dict[tuple[str, str], Decimal]:
-    with SNAPSHOT.open(newline="") as handle:
-        return {
-            (row["model_id"], row["token_class"]): Decimal(row["usd_per_1m_tokens"])
-            for row in csv.DictReader(handle)
-            if row["service_tier"] == "standard" and row["min_context_tokens"] == "0"
-        }
-
-
-def _price(prices: dict[tuple[str, str], Decimal], model: str, token_class: str) -> Decimal:
-    found: str | None = token_class
-    while found is not None:
-        if (model, found) in prices:
-            return prices[(model, found)]
-        found = FALLBACK[found]
-    raise AssertionError(f"{model} has no {token_class} price in the snapshot")
 
 
 def _records(path: Path) -> list[dict[str, Any]]:
@@ -137,7 +116,7 @@ def _expected_rows(files: tuple[Path, ...] = FILES) -> dict[str, dict[str, Any]]
 
 
 def _expected_costs() -> dict[tuple[str, str], Decimal]:
-    prices = _prices()
+    prices = snapshot_prices()
     costs: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
     for r in _expected_rows().values():
         parts = {"input": r["uncached"], "cache_read": r["cache_read"],
@@ -145,7 +124,7 @@ def _expected_costs() -> dict[tuple[str, str], Decimal]:
                  "cache_write_1h": r["cache_write_1h"], "output": r["output"] - r["reasoning"],
                  "reasoning": r["reasoning"]}  # fmt: skip
         for token_class, tokens in parts.items():
-            price = _price(prices, r["model"], token_class)
+            price = list_price(prices, r["model"], token_class)
             costs[(r["tenant"], r["at"].strftime("%Y-%m"))] += tokens * price / Decimal(10**6)
     return dict(costs)
 

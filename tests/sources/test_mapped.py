@@ -19,40 +19,21 @@ import pytest
 from meterhouse.core.sources.mapped import MappedSource, parse_mapping
 from meterhouse.errors import MeterhouseError
 from tests.conftest import query, run
+from tests.sources.list_prices import list_price, snapshot_prices
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "sources" / "langfuse"
 MAPPING = ROOT / "docs" / "mappings" / "langfuse.toml"
-SNAPSHOT = ROOT / "seeds" / "reference" / "price_book_snapshot.csv"
 CENT = Decimal("0.01")
-# a token class, the usage_details keys it sums, and the class whose price it pays when the
-# model lists none of its own (docs/pricing.md)
+# a token class and the usage_details keys it sums (Langfuse's keys are disjoint)
 CLASSES = {
-    "input": (("input",), None),
-    "cache_read": (("input_cached_tokens", "input_cache_read"), "input"),
-    "cache_write": (("input_cache_creation",), "input"),
-    "cache_write_1h": (("input_cache_creation_1h",), "cache_write"),
-    "output": (("output",), None),
-    "reasoning": (("output_reasoning_tokens",), "output"),
+    "input": ("input",),
+    "cache_read": ("input_cached_tokens", "input_cache_read"),
+    "cache_write": ("input_cache_creation",),
+    "cache_write_1h": ("input_cache_creation_1h",),
+    "output": ("output",),
+    "reasoning": ("output_reasoning_tokens",),
 }
-
-
-def _prices() -> dict[tuple[str, str], Decimal]:
-    with SNAPSHOT.open(newline="") as handle:
-        return {
-            (row["model_id"], row["token_class"]): Decimal(row["usd_per_1m_tokens"])
-            for row in csv.DictReader(handle)
-            if row["service_tier"] == "standard" and row["min_context_tokens"] == "0"
-        }
-
-
-def _price(prices: dict[tuple[str, str], Decimal], model: str, token_class: str) -> Decimal:
-    found: str | None = token_class
-    while found is not None:
-        if (model, found) in prices:
-            return prices[(model, found)]
-        found = CLASSES[found][1]
-    raise AssertionError(f"{model} has no {token_class} price in the snapshot")
 
 
 def _observations() -> list[dict[str, Any]]:
@@ -79,15 +60,15 @@ def _json(text: str) -> dict[str, Any] | None:
 
 
 def _expected_costs() -> dict[tuple[str, str], Decimal]:
-    prices = _prices()
+    prices = snapshot_prices()
     costs: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
     for row in _observations():
         at = datetime.fromisoformat(row["start_time"].replace("Z", "+00:00")).astimezone(UTC)
         model, usage = row["provided_model_name"], row["usage_details"]
-        for token_class, (keys, _) in CLASSES.items():
+        for token_class, keys in CLASSES.items():
             tokens = sum(int(usage.get(k) or 0) for k in keys)
             costs[(row["metadata"]["tenant_id"], f"{at:%Y-%m}")] += (
-                tokens * _price(prices, model, token_class) / Decimal(1_000_000)
+                tokens * list_price(prices, model, token_class) / Decimal(1_000_000)
             )
     return dict(costs)
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import csv
 import json
 import re
 from collections import defaultdict
@@ -25,14 +24,12 @@ from meterhouse.core.sources import PROBLEM
 from meterhouse.core.sources.otel import OtelSource
 from meterhouse.schemas.events import COLUMN_NAMES
 from tests.conftest import query, run, snapshot
+from tests.sources.list_prices import list_price, snapshot_prices
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "sources" / "otel"
 SEPTEMBER = FIXTURES / "traces-2026-09.jsonl"
 OCTOBER = FIXTURES / "traces-2026-10.jsonl.zst"
-SNAPSHOT = ROOT / "seeds" / "reference" / "price_book_snapshot.csv"
-FALLBACK = {"input": None, "cache_read": "input", "cache_write": "input", "output": None,
-            "reasoning": "output"}  # fmt: skip
 AGENT = "agent or workflow spans (their usage repeats their model calls')"
 TOOL = "tool or retrieval spans (not model calls)"
 WRAPPER = "spans whose child spans carry the usage (counted once, at the child)"
@@ -129,24 +126,6 @@ def _expected() -> tuple[dict[str, dict[str, Any]], set[str], dict[str, dict[str
     return records, quarantined, {f: dict(r) for f, r in skipped.items()}
 
 
-def _prices() -> dict[tuple[str, str], Decimal]:
-    with SNAPSHOT.open(newline="") as handle:
-        return {
-            (row["model_id"], row["token_class"]): Decimal(row["usd_per_1m_tokens"])
-            for row in csv.DictReader(handle)
-            if row["service_tier"] == "standard" and row["min_context_tokens"] == "0"
-        }
-
-
-def _price(prices: dict[tuple[str, str], Decimal], model: str, token_class: str) -> Decimal:
-    found: str | None = token_class
-    while found is not None:
-        if (model, found) in prices:
-            return prices[(model, found)]
-        found = FALLBACK[found]
-    raise AssertionError(f"{model} has no {token_class} price in the snapshot")
-
-
 @pytest.fixture(scope="module")
 def loaded(tmp_path_factory: pytest.TempPathFactory) -> Path:
     db = tmp_path_factory.mktemp("otel") / "warehouse.duckdb"
@@ -159,14 +138,14 @@ def loaded(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_every_tenant_month_costs_what_the_fixture_spans_say_at_list_price(loaded: Path) -> None:
-    prices = _prices()
+    prices = snapshot_prices()
     expected: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
     for r in _expected()[0].values():
         parts = {"input": r["input"] - r["cache_read"] - r["cache_write"],
                  "cache_read": r["cache_read"], "cache_write": r["cache_write"],
                  "output": r["output"] - r["reasoning"], "reasoning": r["reasoning"]}  # fmt: skip
         for token_class, tokens in parts.items():
-            price = _price(prices, r["model"], token_class)
+            price = list_price(prices, r["model"], token_class)
             expected[(r["tenant"], r["at"].strftime("%Y-%m"))] += tokens * price / 10**6
     rows = query(loaded, "select tenant_id, strftime(usage_date, '%Y-%m'), sum(api_cost_usd) "
                          "from main.fct_usage_daily group by all")  # fmt: skip
