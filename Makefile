@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 DB     ?= meterhouse.duckdb
 SAMPLE ?= sample
 
-.PHONY: demo test test-spark check lint typecheck layers sqllint bench bench-spark lock clean
+.PHONY: demo test test-spark check lint typecheck layers sqllint bench bench-sources bench-spark lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -86,6 +86,11 @@ test-spark: $(VENV)/.spark
 ## bench: the ingest benchmark (10M events; minutes, several GB of disk in bench/out)
 bench: $(VENV)/.runtime
 	$(BIN)/python bench/ingest.py
+
+## bench-sources: the litellm and otel sources against native ingest and bare reads of the same
+## 1M requests (5-9 min; 5.3 GB of generated files kept in bench/out/sources)
+bench-sources: $(VENV)/.runtime
+	$(BIN)/python bench/sources.py
 
 ## bench-spark: DuckDB and local Spark builds of the same 10M events (tens of minutes)
 bench-spark: $(VENV)/.spark
