@@ -23,7 +23,7 @@ import pytest
 from meterhouse.core.sources import PROBLEM
 from meterhouse.core.sources.litellm import LiteLLMSource
 from tests.conftest import event_rows, query, run, snapshot
-from tests.sources.list_prices import list_price, snapshot_prices
+from tests.sources.costs import list_price, loaded_and_built, snapshot_prices, warehouse_costs
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "sources" / "litellm"
@@ -131,21 +131,11 @@ def _expected_costs() -> dict[tuple[str, str], Decimal]:
 
 @pytest.fixture(scope="module")
 def loaded(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    db = tmp_path_factory.mktemp("litellm") / "warehouse.duckdb"
-    result = run("ingest", "--source", "litellm", *FILES, "--db", db)
-    assert result.exit_code == 0, result.output
-    result = run("build", "--db", db)
-    assert result.exit_code == 0, result.output
-    return db
+    return loaded_and_built(tmp_path_factory, "--source", "litellm", *FILES)
 
 
 def test_every_tenant_month_costs_what_the_fixture_rows_say_at_list_price(loaded: Path) -> None:
-    rows = query(
-        loaded,
-        "select tenant_id, strftime(usage_date, '%Y-%m'), sum(api_cost_usd) "
-        "from main.fct_usage_daily group by all",
-    )
-    got = {(tenant, month): cost for tenant, month, cost in rows}
+    got = warehouse_costs(loaded)
     expected = _expected_costs()
     assert set(expected) == {("acme", "2026-10"), ("acme", "2026-11"),
                              ("globex", "2026-10"), ("globex", "2026-11")}  # fmt: skip

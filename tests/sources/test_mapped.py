@@ -19,7 +19,7 @@ import pytest
 from meterhouse.core.sources.mapped import MappedSource, parse_mapping
 from meterhouse.errors import MeterhouseError
 from tests.conftest import query, run
-from tests.sources.list_prices import list_price, snapshot_prices
+from tests.sources.costs import list_price, loaded_and_built, snapshot_prices, warehouse_costs
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "sources" / "langfuse"
@@ -75,21 +75,11 @@ def _expected_costs() -> dict[tuple[str, str], Decimal]:
 
 @pytest.fixture(scope="module")
 def loaded(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    db = tmp_path_factory.mktemp("mapped") / "warehouse.duckdb"
-    result = run("ingest", "--source", "mapped", "--mapping", MAPPING, FIXTURES, "--db", db)
-    assert result.exit_code == 0, result.output
-    result = run("build", "--db", db)
-    assert result.exit_code == 0, result.output
-    return db
+    return loaded_and_built(tmp_path_factory, "--source", "mapped", "--mapping", MAPPING, FIXTURES)
 
 
 def test_every_tenant_month_costs_what_the_export_says_to_the_cent(loaded: Path) -> None:
-    rows = query(
-        loaded,
-        "select tenant_id, strftime(usage_date, '%Y-%m'), sum(api_cost_usd) "
-        "from main.fct_usage_daily group by all",
-    )
-    got = {(tenant, month): cost.quantize(CENT) for tenant, month, cost in rows}
+    got = {key: cost.quantize(CENT) for key, cost in warehouse_costs(loaded).items()}
     expected = {key: cost.quantize(CENT) for key, cost in _expected_costs().items()}
     assert got == expected
     assert len(expected) == 4  # two tenants, two months: the fixtures' own spread

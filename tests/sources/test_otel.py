@@ -24,7 +24,7 @@ from meterhouse.core.sources import PROBLEM
 from meterhouse.core.sources.otel import OtelSource
 from meterhouse.schemas.events import COLUMN_NAMES
 from tests.conftest import query, run, snapshot
-from tests.sources.list_prices import list_price, snapshot_prices
+from tests.sources.costs import list_price, loaded_and_built, snapshot_prices, warehouse_costs
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "sources" / "otel"
@@ -128,13 +128,8 @@ def _expected() -> tuple[dict[str, dict[str, Any]], set[str], dict[str, dict[str
 
 @pytest.fixture(scope="module")
 def loaded(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    db = tmp_path_factory.mktemp("otel") / "warehouse.duckdb"
-    result = run("ingest", "--source", "otel", "--tenant-from", "tenant.id", SEPTEMBER, OCTOBER,
-                 "--db", db)  # fmt: skip
-    assert result.exit_code == 0, result.output
-    result = run("build", "--db", db)
-    assert result.exit_code == 0, result.output
-    return db
+    return loaded_and_built(tmp_path_factory, "--source", "otel", "--tenant-from", "tenant.id",
+                            SEPTEMBER, OCTOBER)  # fmt: skip
 
 
 def test_every_tenant_month_costs_what_the_fixture_spans_say_at_list_price(loaded: Path) -> None:
@@ -147,9 +142,7 @@ def test_every_tenant_month_costs_what_the_fixture_spans_say_at_list_price(loade
         for token_class, tokens in parts.items():
             price = list_price(prices, r["model"], token_class)
             expected[(r["tenant"], r["at"].strftime("%Y-%m"))] += tokens * price / 10**6
-    rows = query(loaded, "select tenant_id, strftime(usage_date, '%Y-%m'), sum(api_cost_usd) "
-                         "from main.fct_usage_daily group by all")  # fmt: skip
-    got = {(tenant, month): cost for tenant, month, cost in rows}
+    got = warehouse_costs(loaded)
     assert set(expected) == {("acme", "2026-09"), ("acme", "2026-10"),
                              ("globex", "2026-09"), ("globex", "2026-10")}  # fmt: skip
     assert got == dict(expected)  # exact, so equal to the cent as well

@@ -331,16 +331,18 @@ class _Reader:
 
         cost_name = "spend" if self.kind == SPEND_LOG else "response_cost"
         cost_column = self._col(cost_name)
-        cost = (
-            pl.lit(None, pl.Float64)
-            if cost_column is None
-            else cost_column.cast(pl.String).str.strip_chars().cast(pl.Float64, strict=False)
-        )
+        # LiteLLM's spend is its own float estimate and never money here: a cache hit only needs
+        # it absent or zero, which its text says without reading it as a number
+        spent = None if cost_column is None else cost_column.cast(pl.String).str.strip_chars()
         flag_column = self._col("cache_hit")
         flagged = (pl.lit(False) if flag_column is None else flag_column.cast(pl.String)
                    .str.strip_chars().str.to_lowercase().is_in(["true", "t", "1"]))  # fmt: skip
         is_hit = (request_id.str.contains(CACHE_HIT_ID) | flagged).fill_null(False)
-        free = cost.is_null() | (cost == 0)
+        free = (
+            pl.lit(True)
+            if spent is None
+            else spent.is_null() | spent.str.contains(r"\A[+-]?0*\.?0*([eE][+-]?\d+)?\z")
+        )
         self.checks[f"{cost_name}: above 0 on a LiteLLM cache hit (no provider call, so "
                     "no usage): check the export"] = is_hit & ~free  # fmt: skip
 

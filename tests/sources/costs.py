@@ -1,12 +1,17 @@
-"""List prices for the sources' cost tests, read straight from the shipped price snapshot
-(the build prices with it when no catalog is imported), not from the warehouse: each test
-recomputes a tenant-month's vendor cost from its fixture files with these, in Decimal."""
+"""What the sources' cost tests share: list prices read straight from the shipped price
+snapshot (the build prices with it when no catalog is imported), not from the warehouse, with
+which each test recomputes a tenant-month's vendor cost from its fixture files in Decimal; the
+warehouse its fixtures load into with the real CLI and dbt; and that warehouse's own cost."""
 
 from __future__ import annotations
 
 import csv
 from decimal import Decimal
 from pathlib import Path
+
+import pytest
+
+from tests.conftest import query, run
 
 SNAPSHOT = Path(__file__).resolve().parents[2] / "seeds" / "reference" / "price_book_snapshot.csv"
 # a token class and the class whose price it pays when the model lists none (docs/pricing.md)
@@ -35,3 +40,19 @@ def list_price(prices: Prices, model: str, token_class: str) -> Decimal:
             return prices[(model, found)]
         found = FALLBACK[found]
     raise AssertionError(f"{model} has no {token_class} price in the snapshot")
+
+
+def loaded_and_built(tmp: pytest.TempPathFactory, *ingest: str | Path) -> Path:
+    """A new warehouse with `meterhouse ingest INGEST...` loaded and `meterhouse build` run."""
+    db = tmp.mktemp("source") / "warehouse.duckdb"
+    for command in (("ingest", *ingest), ("build",)):
+        result = run(*command, "--db", db)
+        assert result.exit_code == 0, result.output
+    return db
+
+
+def warehouse_costs(db: Path) -> dict[tuple[str, str], Decimal]:
+    """(tenant, YYYY-MM) -> vendor cost at list price, as fct_usage_daily has it, unrounded."""
+    rows = query(db, "select tenant_id, strftime(usage_date, '%Y-%m'), sum(api_cost_usd) "
+                     "from main.fct_usage_daily group by all")  # fmt: skip
+    return {(tenant, month): cost for tenant, month, cost in rows}
