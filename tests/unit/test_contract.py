@@ -117,7 +117,7 @@ def _one_event(**values: object) -> pl.DataFrame:
         "cache_write_tokens": 0, "cache_write_1h_tokens": 0, "reasoning_tokens": 0,
         "user_id": None, "provider": None, "region": None, "service_tier": "standard",
         "status": "success", "latency_ms": None, "first_token_latency_ms": None, "gpu_id": None,
-        "trace_id": None,
+        "trace_id": None, "served_from_cache": False,
     }  # fmt: skip
     base.update(values)
     return pl.DataFrame([base], schema={c.name: DTYPES[c.kind] for c in COLUMNS})

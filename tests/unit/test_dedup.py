@@ -11,7 +11,9 @@ from meterhouse.schemas.events import EVENTS
 from meterhouse.schemas.gpu_hours import GPU_HOURS
 
 
-def rows(ids: list[str], output: list[int], file_id: int = 1) -> pl.DataFrame:
+def rows(
+    ids: list[str], output: list[int], file_id: int = 1, cached: list[bool] | None = None
+) -> pl.DataFrame:
     n = len(ids)
     return pl.DataFrame(
         {
@@ -26,6 +28,7 @@ def rows(ids: list[str], output: list[int], file_id: int = 1) -> pl.DataFrame:
             "cache_write_tokens": [0] * n,
             "cache_write_1h_tokens": [0] * n,
             "reasoning_tokens": [0] * n,
+            "served_from_cache": cached or [False] * n,
             "file_id": [file_id] * n,
             "source_row": list(range(n)),
         }
@@ -45,6 +48,18 @@ def test_repeats_are_duplicates_or_conflicts_against_the_first_copy() -> None:
     assert repeats.select("source_row", "is_duplicate", "differs_in", "original_row").rows() == [
         (2, True, "", 0),
         (3, False, "output_tokens", 1),
+    ]
+
+
+def test_a_resend_that_turns_a_call_into_a_cache_hit_is_a_conflict() -> None:
+    """Whether the gateway's cache served a request decides its cost: a copy that says
+    otherwise is not the same request, and the first copy keeps counting."""
+    load = rows(["a", "a", "b", "b"], [1, 1, 2, 2], cached=[False, True, True, True])
+    new = load.select(is_new_row(EVENTS, load.clear())).to_series()
+    repeats = classify_repeats(EVENTS, load, new, load.clear())
+    assert repeats.select("source_row", "is_duplicate", "differs_in").rows() == [
+        (1, False, "served_from_cache"),
+        (3, True, ""),
     ]
 
 

@@ -51,6 +51,7 @@ def _wrong_type(
         "timestamp": "a timestamp column (tz-aware or naive UTC) or a date",
         "tokens": "an integer column",
         "number": "a numeric column",
+        "boolean": "a boolean column (or text: true/false, t/f, 1/0, yes/no)",
     }[column.kind]
     return MeterhouseError(
         f"{source}: column '{column.name}' has type {found}, but the {dataset.what} contract "
@@ -107,6 +108,28 @@ def count_reading(raw: pl.Expr, dtype: pl.DataType) -> tuple[pl.Expr, pl.Expr] |
     else:
         return None
     return value, raw.is_not_null() & value.is_null()
+
+
+# What a boolean given as text may say, compared without case or surrounding spaces.
+BOOLEAN_TEXT = {"true": True, "t": True, "1": True, "yes": True,
+                "false": False, "f": False, "0": False, "no": False}  # fmt: skip
+
+
+def boolean_rule(name: str) -> str:
+    """The parse rule of a boolean column whose text is none of BOOLEAN_TEXT."""
+    return f"invalid_{name}"
+
+
+def _boolean(name: str, dtype: pl.DataType) -> tuple[pl.Expr, pl.Expr | None] | None:
+    """A boolean column, or text saying one, as Boolean (null: not reported, false), and for
+    text a flag on a value that says neither; None for another type."""
+    if dtype == pl.Boolean or isinstance(dtype, pl.Null):
+        return pl.col(name).cast(pl.Boolean).fill_null(False), None
+    if dtype != pl.String:
+        return None
+    text = pl.col(name).str.strip_chars().str.to_lowercase()
+    value = text.replace_strict(BOOLEAN_TEXT, default=None, return_dtype=pl.Boolean)
+    return value.fill_null(False), (text != "").fill_null(False) & value.is_null()
 
 
 def _whole(value: pl.Expr) -> pl.Expr:
@@ -166,6 +189,7 @@ def read_file_columns(schema: pl.Schema, source: str, dataset: Dataset = EVENTS)
     exprs: list[pl.Expr] = []
     flags: list[pl.Expr] = []
     times: list[pl.Expr] = []
+    booleans: dict[str, pl.Expr] = {}
     for column in dataset.columns:
         name = found[column.name]
         if name is None:
@@ -190,6 +214,13 @@ def read_file_columns(schema: pl.Schema, source: str, dataset: Dataset = EVENTS)
                 flags.append(flag)
                 if not column.required:  # a null optional count means "not reported": 0
                     value = value.fill_null(0)
+        elif column.kind == "boolean":
+            boolean = _boolean(name, dtype)
+            value = None
+            if boolean is not None:
+                value, text_flag = boolean
+                if text_flag is not None:
+                    booleans[boolean_rule(column.name)] = text_flag
         else:
             value = (
                 pl.col(name).cast(pl.Float64)
@@ -207,7 +238,7 @@ def read_file_columns(schema: pl.Schema, source: str, dataset: Dataset = EVENTS)
         rule: pl.any_horizontal(flagged)
         for rule, flagged in ((NON_INTEGER_RULE, flags), (UNREADABLE_TIME_RULE, times))
         if flagged
-    }
+    } | booleans
     return FileReading(
         columns=exprs,
         problems=problems,
@@ -223,4 +254,6 @@ def _is_content(name: str) -> bool:
 def _absent(column: Column) -> pl.Expr:
     if column.kind == "tokens":
         return pl.lit(0, pl.Int64).alias(column.name)
+    if column.kind == "boolean":  # not reported: false
+        return pl.lit(False).alias(column.name)
     return pl.lit(column.default, DTYPES[column.kind]).alias(column.name)

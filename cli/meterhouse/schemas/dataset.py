@@ -21,7 +21,7 @@ import polars as pl
 if TYPE_CHECKING:
     import pandera.polars as pa
 
-Kind = Literal["id", "string", "timestamp", "tokens", "number"]
+Kind = Literal["id", "string", "timestamp", "tokens", "number", "boolean"]
 
 DTYPES: dict[Kind, pl.DataType] = {
     "id": pl.String(),
@@ -29,6 +29,7 @@ DTYPES: dict[Kind, pl.DataType] = {
     "timestamp": pl.Datetime("us", "UTC"),
     "tokens": pl.Int64(),
     "number": pl.Float64(),
+    "boolean": pl.Boolean(),
 }
 
 
@@ -186,6 +187,6 @@ class Dataset:
 
 
 def _nullable(column: Column) -> bool:
-    # Optional token counts and enumerations are filled with their defaults when read.
-    defaulted = column.kind == "tokens" or column.default is not None
+    # Optional token counts, booleans and enumerations are filled with their defaults when read.
+    defaulted = column.kind in ("tokens", "boolean") or column.default is not None
     return not (column.required or defaulted)

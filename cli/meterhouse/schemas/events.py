@@ -85,13 +85,20 @@ COLUMNS: tuple[Column, ...] = (
     Column("first_token_latency_ms", "number", False, "Time to first token in milliseconds."),
     Column("gpu_id", "id", False, "The self-hosted GPU that served the request, if any."),
     Column("trace_id", "id", False, "Trace id linking the request to the caller's trace."),
+    Column(
+        "served_from_cache",
+        "boolean",
+        False,
+        "Answered from the gateway's own response cache: no provider call, no vendor cost.",
+    ),
 )
 COLUMN_NAMES = tuple(c.name for c in COLUMNS)
 REQUIRED = tuple(c.name for c in COLUMNS if c.required)
 TOKEN_COLUMNS = tuple(c.name for c in COLUMNS if c.kind == "tokens")
 # The fields that decide what a request costs: a repeated request_id that differs in any of them
-# is a conflict, not a duplicate.
-BILLING_FIELDS = ("tenant_id", "model", "event_at", "service_tier", *TOKEN_COLUMNS)
+# is a conflict, not a duplicate. A cache hit costs nothing and is billed by contract.
+BILLING_FIELDS = ("tenant_id", "model", "event_at", "service_tier", *TOKEN_COLUMNS,
+                  "served_from_cache")  # fmt: skip
 
 
 def _blank(name: str) -> pl.Expr:
@@ -163,6 +170,8 @@ RULES: tuple[Rule, ...] = (
 # Rules the loader applies before a row reaches the canonical types, so Pandera cannot see them.
 NON_INTEGER_RULE = "non_integer_tokens"
 UNREADABLE_TIME_RULE = "unreadable_timestamp"
+# A boolean column's rule is named after it (core/reading.py: boolean_rule).
+CACHE_FLAG_RULE = "invalid_served_from_cache"
 # A row a source's adapter (core/sources) could not map to the contract: its detail names the
 # source field and what is wrong with it.
 SOURCE_FIELD_RULE = "unmappable_source_field"
@@ -170,6 +179,8 @@ PARSE_RULES = {
     NON_INTEGER_RULE: "a token count is fractional, not a number, or too large for int64",
     UNREADABLE_TIME_RULE: "a time given as text is not ISO 8601 (a date, or a date and time "
     "with Z, an offset, or none for UTC)",
+    CACHE_FLAG_RULE: "served_from_cache is not a boolean: true/false, t/f, 1/0 or yes/no (any "
+    "case, spaces around ignored; empty means false)",
     SOURCE_FIELD_RULE: "a field of the source could not be mapped to the contract (the detail "
     "names the source field: absent, not JSON, not a number)",
 }

@@ -51,6 +51,7 @@ create table if not exists raw.usage_events (
     first_token_latency_ms  double,
     gpu_id                  varchar,
     trace_id                varchar,
+    served_from_cache       boolean not null default false,  -- a gateway's cache hit
     file_id                 bigint not null,
     source_row              bigint not null
 );
@@ -61,6 +62,11 @@ create table if not exists raw.usage_events (
 -- dbt reads the column), like raw.load_manifest.dataset below, so no version step: the loader
 -- inserts by name, whatever the column's place.
 alter table raw.usage_events add column if not exists cache_write_1h_tokens bigint default 0;
+-- Requests a gateway answered from its own response cache (no provider call, no vendor cost;
+-- billed only where the contract says so, docs/decisions/0028). The same kind of step: a
+-- warehouse created before the column gets it with its default, false on every stored event,
+-- as none of them was a cache hit (the loader left those out).
+alter table raw.usage_events add column if not exists served_from_cache boolean default false;
 
 create table if not exists raw.quarantined_events (
     file_id         bigint not null,
