@@ -193,6 +193,7 @@ def test_a_term_out_of_its_range_is_refused(
         ("tenant_contracts", 3, "free_tokens_per_month", "NaN", "is not a number"),
         ("credit_grants", 2, "amount", "sixty thousand", "is not a number"),
         ("tenant_contracts", 2, "bills_failed_requests", "sometimes", "is not true or false"),
+        ("tenant_contracts", 2, "bill_gateway_cache_hits", "maybe", "is not true or false"),
         ("tenant_contracts", 2, "discount_ratio", "0.0500001", "more than 6 decimals"),
         ("tenant_contracts", 2, "monthly_commitment_amount", "25000.005", "more than 2 decimals"),
         ("credit_grants", 3, "amount", "150.001", "more than 2 decimals"),

@@ -53,6 +53,9 @@ Kind = Number | str  # or "id", "text", "plan", "currency", "bool", "date", "mon
 class Spec:
     kind: Kind
     nullable: bool = False  # an empty cell is allowed (it reads as null: 0, false, open-ended)
+    # The file may leave the column out (a column added since: folders written before it load
+    # as they did, every cell empty); warehouse/dbt.py adds it to the copy dbt loads.
+    may_be_absent: bool = False
 
 
 COLUMNS: dict[str, dict[str, Spec]] = {
@@ -65,6 +68,8 @@ COLUMNS: dict[str, dict[str, Spec]] = {
         "monthly_commitment_amount": Spec(AMOUNT, True),
         "free_tokens_per_month": Spec(TOKENS, True),
         "bills_failed_requests": Spec("bool", True),
+        # whether requests a gateway served from its own cache are billed (docs/decisions/0028)
+        "bill_gateway_cache_hits": Spec("bool", True, may_be_absent=True),
         "effective_from": Spec("month"),
         "effective_to": Spec("month", True),
     },
@@ -112,7 +117,8 @@ def _read(path: Path, name: str) -> pl.DataFrame:
     with path.open(encoding="utf-8-sig", newline="") as handle:
         reader = csv.reader(handle)
         header = [c.strip() for c in next(reader, [""])]
-        if sorted(header) != sorted(want):
+        absent = absent_columns(name, header)
+        if sorted(header + absent) != sorted(want):
             raise MeterhouseError(
                 f"{path}: columns {', '.join(header)}; expected {', '.join(want)} "
                 "(any order, as in seeds/contracts)."
@@ -128,7 +134,13 @@ def _read(path: Path, name: str) -> pl.DataFrame:
                 )
             rows.append([reader.line_num, *(c or None for c in cells)])
     schema = {LINE: pl.Int64, **dict.fromkeys(header, pl.String)}
-    return pl.DataFrame(rows, schema=schema, orient="row").select(LINE, *want)
+    frame = pl.DataFrame(rows, schema=schema, orient="row")
+    return frame.with_columns(pl.lit(None, pl.String).alias(c) for c in absent).select(LINE, *want)
+
+
+def absent_columns(name: str, header: list[str]) -> list[str]:
+    """The columns of contract file `name` that a file with this header leaves out and may."""
+    return [c for c, spec in COLUMNS[name].items() if spec.may_be_absent and c not in header]
 
 
 def _reference(name: str) -> pl.DataFrame:

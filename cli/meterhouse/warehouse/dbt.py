@@ -13,6 +13,7 @@ in the checkout, so two builds of two warehouses never share a file.
 
 from __future__ import annotations
 
+import csv
 import ctypes
 import importlib.util
 import json
@@ -28,7 +29,7 @@ import duckdb
 
 from meterhouse.errors import MeterhouseError
 from meterhouse.paths import project_dir
-from meterhouse.schemas.contracts import check_contract_folder
+from meterhouse.schemas.contracts import absent_columns, check_contract_folder
 from meterhouse.terminal import printable_line
 from meterhouse.warehouse.db import DB_ENV, connect, describe_duckdb_text
 from meterhouse.warehouse.dbt_output import node_name, report, run_logged
@@ -75,6 +76,22 @@ def _header(path: Path) -> list[str]:
         return [c.strip() for c in handle.readline().strip().split(",")]
 
 
+def _copy_contract_file(given: Path, copy: Path, name: str) -> None:
+    """Copy an operator's contract CSV for dbt, adding the columns it may leave out (a column
+    added since, such as bill_gateway_cache_hits) with every cell empty: each seed always has
+    all its columns, so the models can read them."""
+    with given.open(encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.reader(handle))
+    absent = absent_columns(name, [c.strip() for c in rows[0]]) if rows else []
+    if not absent:
+        shutil.copyfile(given, copy)
+        return
+    with copy.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(rows[0] + absent)
+        writer.writerows(row + [""] * len(absent) for row in rows[1:] if any(row))
+
+
 def _prepare_project(db: Path, contracts: Path | None) -> Path:
     """The dbt folder's project: links to the checkout's project files (made or repaired on
     every run, so a moved checkout is followed) and the contracts copy. Returns its folder."""
@@ -103,7 +120,7 @@ def _prepare_project(db: Path, contracts: Path | None) -> Path:
         for name in CONTRACT_FILES + OPTIONAL_FILES:
             given = contracts / f"{name}.csv"
             if given.is_file():
-                shutil.copyfile(given, staged / f"{name}.csv")
+                _copy_contract_file(given, staged / f"{name}.csv", name)
             else:  # an optional file left out: its header only, so the seed exists and is empty
                 header = ",".join(_header(shipped / f"{name}.csv"))
                 (staged / f"{name}.csv").write_text(header + "\n")

@@ -1,7 +1,9 @@
 -- One row per tenant and invoice month with usage: the contract in force at the start of the
 -- month, or the default plan (var default_plan_id, in var default_currency) when the tenant
 -- has none. plan_id is null when no contract applies and no default is configured: such a
--- tenant's usage is kept and reported, but not invoiced.
+-- tenant's usage is kept and reported, but not invoiced. Contracts start and end on a first of
+-- the month, so the contract in force at the start of the month is in force at every event of
+-- it (bill_gateway_cache_hits: the one at the event's time).
 with usage_months as (
     select distinct
         tenant_id,
@@ -27,7 +29,8 @@ final as (
         coalesce(contracts.discount_ratio, 0) as discount_ratio,
         coalesce(contracts.monthly_commitment_amount, 0) as monthly_commitment_amount,
         coalesce(contracts.free_tokens_per_month, 0) as free_tokens_per_month,
-        coalesce(contracts.bills_failed_requests, false) as bills_failed_requests
+        coalesce(contracts.bills_failed_requests, false) as bills_failed_requests,
+        coalesce(contracts.bill_gateway_cache_hits, false) as bill_gateway_cache_hits
     from usage_months
     left join contracts
         on contracts.tenant_id = usage_months.tenant_id
