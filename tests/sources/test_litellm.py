@@ -20,8 +20,9 @@ import polars as pl
 import pyarrow.parquet as pq
 import pytest
 
-from meterhouse.core.sources import PROBLEM
+from meterhouse.core.sources import PROBLEM, Adapted
 from meterhouse.core.sources.litellm import LiteLLMSource
+from meterhouse.warehouse.export_files import with_json_values
 from tests.conftest import event_rows, query, run, snapshot
 from tests.sources.costs import list_price, loaded_and_built, snapshot_prices, warehouse_costs
 
@@ -279,6 +280,12 @@ def test_a_file_of_another_source_is_refused_saying_what_it_looks_like(
     assert snapshot(db) in ((), ([], [], []))  # nothing loaded: no event, quarantine, manifest
 
 
+def _adapt(raw: pl.DataFrame, where: str) -> Adapted:
+    """A frame through the litellm adapter as the loader reads a file: its JSON parsed first."""
+    source = LiteLLMSource()
+    return source.adapt(with_json_values(raw, source.json_paths), where)
+
+
 def test_times_as_dumps_and_payloads_write_them_are_read_as_utc() -> None:
     raw = pl.DataFrame({
         "request_id": ["a", "b", "c", "d"],
@@ -288,7 +295,7 @@ def test_times_as_dumps_and_payloads_write_them_are_read_as_utc() -> None:
         "model": ["gpt-4.1"] * 4, "prompt_tokens": ["1"] * 4, "completion_tokens": ["1"] * 4,
         "team_id": ["t"] * 4, "metadata": ["{}"] * 4,
     })  # fmt: skip
-    frame = LiteLLMSource().adapt(raw, "dump.csv").frame
+    frame = _adapt(raw, "dump.csv").frame
     noon = datetime(2026, 10, 1, 12, 0, 0, 500_000, tzinfo=UTC)
     assert frame["event_at"].to_list() == [noon, noon, noon, None]
     assert frame["latency_ms"].to_list()[0] == 1000.0
@@ -303,7 +310,7 @@ def test_a_cache_hit_with_spend_is_quarantined_not_dropped() -> None:
         "response_cost": [0.0, 0.25],
         "metadata": [{"user_api_key_team_id": "t"}, {"user_api_key_team_id": "t"}],
     })  # fmt: skip
-    adapted = LiteLLMSource().adapt(raw, "payloads.jsonl")
+    adapted = _adapt(raw, "payloads.jsonl")
     assert adapted.skipped == {CACHE_HIT: 1}
     assert adapted.frame["request_id"].to_list() == ["y"]
     assert adapted.frame[PROBLEM].to_list()[0].startswith("response_cost: above 0 on a LiteLLM "
@@ -321,14 +328,45 @@ def test_an_unknown_tenant_field_is_refused_naming_the_choices(tmp_path: Path) -
 
 @pytest.mark.parametrize(
     "odd_metadata",
-    ['{"usage_object": "not an object"}', "not JSON at all", '{"user_api_key_team_id": {"a": 1}}'],
+    [
+        '{"usage_object": "not an object"}',
+        "not JSON at all",
+        '{"user_api_key_team_id": {"a": 1}}',
+        '{"usage_object": {"cache_read_input_tokens": 2.5}}',
+        '{"usage_object": {"prompt_tokens_details": {"cached_tokens": " 3 "}}}',
+    ],
 )
 def test_one_odd_metadata_reads_the_other_rows_as_a_clean_file_does(odd_metadata: str) -> None:
     clean = pl.read_csv(OCTOBER_CSV, infer_schema=False)
     odd = clean.vstack(clean.head(1).with_columns(
         request_id=pl.lit("odd-1"), metadata=pl.lit(odd_metadata)
     ))  # fmt: skip
-    expected = LiteLLMSource().adapt(clean, "clean.csv").frame
-    got = LiteLLMSource().adapt(odd, "odd.csv").frame  # decoded path by path, not at once
+    expected = _adapt(clean, "clean.csv").frame
+    got = _adapt(odd, "odd.csv").frame  # the odd row read path by path, the others at once
     assert got.head(expected.height).equals(expected)
     assert got.height == expected.height + 1
+
+
+def test_counts_that_are_not_plain_integers_are_read_as_the_contract_reads_a_count() -> None:
+    """Rows whose JSON counts are all plain integers are read at once; the others one path at
+    a time, with the one reading of a count: a whole number in another spelling is that
+    number, anything else is quarantined naming the path."""
+    usage = ['{"usage_object": {"cache_read_input_tokens": 4}}',
+             '{"usage_object": {"cache_read_input_tokens": "4.0"}}',
+             '{"usage_object": {"prompt_tokens_details": {"cached_tokens": " 4 "}}}',
+             '{"usage_object": {"cache_read_input_tokens": 4.5}}',
+             '{"usage_object": {"cache_read_input_tokens": "four"}}']  # fmt: skip
+    raw = pl.DataFrame({
+        "request_id": [f"r{i}" for i in range(len(usage))],
+        "startTime": ["2026-10-01 12:00:00"] * len(usage), "model": ["gpt-4.1"] * len(usage),
+        "prompt_tokens": ["10"] * len(usage), "completion_tokens": ["1"] * len(usage),
+        "team_id": ["t"] * len(usage), "metadata": usage,
+    })  # fmt: skip
+    frame = _adapt(raw, "dump.csv").frame
+    assert frame["request_id"].to_list() == raw["request_id"].to_list()  # order kept
+    assert frame["cache_read_tokens"].to_list()[:3] == [4, 4, 4]
+    assert (
+        frame[PROBLEM].to_list()
+        == [None, None, None]
+        + ["metadata.usage_object.cache_read_input_tokens: not a whole number"] * 2
+    )

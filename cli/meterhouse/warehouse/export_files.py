@@ -19,14 +19,16 @@ import codecs
 import csv
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from meterhouse.core.sources import decoded_column
 from meterhouse.errors import MeterhouseError
 
 KINDS = {".parquet": "Parquet", ".csv": "CSV", ".tsv": "CSV", ".jsonl": "JSON Lines",
@@ -73,12 +75,93 @@ def read_schema(path: Path, fmt: ExportFormat, lines_as: str | None = None) -> p
 
 
 def read_batches(
-    path: Path, fmt: ExportFormat, lines_as: str | None = None
+    path: Path,
+    fmt: ExportFormat,
+    lines_as: str | None = None,
+    json_paths: Mapping[str, Sequence[str]] | None = None,
 ) -> Iterator[pl.DataFrame]:
     """The file as frames of its own columns, in order, at least one (refused in one line
     if unreadable). JSON Lines blocks may differ in columns and types: each is inferred,
     unless `lines_as` names the one text column each line is read into, whole (for a source
-    that decodes its lines with a fixed type: inferring deeply nested OTLP costs far more)."""
+    that decodes its lines with a fixed type: inferring deeply nested OTLP costs far more).
+    `json_paths` (a source's, core/sources): each named JSON column's values at those paths
+    are added (with_json_values); a plain Parquet file is then read by DuckDB, which parses
+    the JSON in the same pass (several times faster than Polars' JSON functions)."""
+    plain_parquet = fmt.kind == "Parquet" and fmt.compression is None
+    wanted = _json_columns(read_schema(path, fmt), json_paths or {}) if plain_parquet else {}
+    if wanted:
+        yield from _parquet_with_json_values(path, fmt, wanted)
+        return
+    for frame in _batches(path, fmt, lines_as):
+        yield with_json_values(frame, json_paths) if json_paths else frame
+
+
+def with_json_values(frame: pl.DataFrame, json_paths: Mapping[str, Sequence[str]]) -> pl.DataFrame:
+    """`frame` and, for each of its columns named in `json_paths` (any case), its values at
+    those paths (core/sources.decoded_column): each row's JSON parsed once, by DuckDB."""
+    wanted = _json_columns(frame.schema, json_paths)
+    if not wanted:
+        return frame
+    columns = frame.select(list(wanted))  # read by name in the query below
+    con = duckdb.connect()
+    values = con.sql(
+        f"select {_json_values_sql(wanted, dict(columns.schema))} from columns"
+    ).to_arrow_table()
+    con.close()
+    return frame.hstack(_from_arrow(values).get_columns())
+
+
+def _json_columns(
+    schema: Mapping[str, object], json_paths: Mapping[str, Sequence[str]]
+) -> dict[str, Sequence[str]]:
+    lower = {k.lower(): v for k, v in json_paths.items()}
+    return {c: lower[c.strip().lower()] for c in schema if c.strip().lower() in lower}
+
+
+def _json_values_sql(wanted: Mapping[str, Sequence[str]], types: Mapping[str, object]) -> str:
+    """DuckDB select items: each JSON column's values at its paths, a list of text, null for a
+    value that is not JSON (try); a column that is not text (a struct) is encoded first."""
+    items = []
+    for column, paths in wanted.items():
+        name = _quoted(column)
+        text = name if types[column] == pl.String else f"to_json({name})"
+        json_paths = ", ".join(
+            "'$" + "".join(f'."{part}"' for part in p.split(".")).replace("'", "''") + "'"
+            for p in paths
+        )
+        items.append(f"try(json_extract_string({text}, [{json_paths}]))::varchar[] "
+                     f"as {_quoted(decoded_column(column))}")  # fmt: skip
+    return ", ".join(items)
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _parquet_with_json_values(
+    path: Path, fmt: ExportFormat, wanted: Mapping[str, Sequence[str]]
+) -> Iterator[pl.DataFrame]:
+    schema = read_schema(path, fmt)
+    con = duckdb.connect()
+    try:
+        con.execute("set TimeZone = 'UTC'")  # a tz-aware timestamp comes out as UTC
+        reader = con.sql(
+            f"select *, {_json_values_sql(wanted, dict(schema))} from read_parquet(?)",
+            params=[str(path)],
+        ).to_arrow_reader(BATCH_ROWS)
+        yielded = False
+        for batch in reader:
+            yielded = True
+            yield _from_arrow(pa.Table.from_batches([batch]))
+        if not yielded:
+            yield with_json_values(pl.DataFrame(schema=schema), wanted)
+    except duckdb.Error as exc:
+        raise _unreadable(path, fmt, exc) from exc
+    finally:
+        con.close()
+
+
+def _batches(path: Path, fmt: ExportFormat, lines_as: str | None) -> Iterator[pl.DataFrame]:
     try:
         if fmt.kind == "Parquet" and fmt.compression is None:
             parquet = pq.ParquetFile(path)

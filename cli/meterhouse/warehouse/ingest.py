@@ -47,7 +47,13 @@ from meterhouse.progress import Report
 from meterhouse.schemas.dataset import DTYPES, Dataset, with_load_time
 from meterhouse.schemas.events import CONFLICT_RULE, CONTENT_COLUMNS, EVENTS, SOURCE_FIELD_RULE
 from meterhouse.warehouse.db import frame, transaction
-from meterhouse.warehouse.export_files import NAMES, export_format, read_batches, read_schema
+from meterhouse.warehouse.export_files import (
+    NAMES,
+    export_format,
+    read_batches,
+    read_schema,
+    with_json_values,
+)
 from meterhouse.warehouse.holds import record_changed_days
 
 
@@ -190,7 +196,8 @@ def _plan(path: Path, dataset: Dataset, source: Source) -> _Planned:
     fmt = export_format(path)
     assert fmt is not None  # find_export_files keeps only export files
     schema = read_schema(path, fmt, source.line_column)
-    _records(pl.DataFrame(schema=schema), dataset, source, str(path))
+    _records(with_json_values(pl.DataFrame(schema=schema), source.json_paths), dataset, source,
+             str(path))  # fmt: skip
     stat = path.stat()
     return _Planned(path, stat.st_size, stat.st_mtime_ns, _sha256(path))
 
@@ -278,7 +285,7 @@ def ingest(
                    steps)  # fmt: skip
             fmt = export_format(plan.path)
             assert fmt is not None
-            for raw in read_batches(plan.path, fmt, source.line_column):
+            for raw in read_batches(plan.path, fmt, source.line_column, source.json_paths):
                 records, reading, skipped = _records(raw, dataset, source, str(plan.path))
                 load.add(_quarantine_bad_rows(con, dataset, records, reading, outcome,
                                               first_file_id + index, now))  # fmt: skip
@@ -450,7 +457,7 @@ def check_files(paths: Sequence[Path], source: Source, rows: int) -> list[Source
         outcome = FileOutcome(path, names[path])
         first: list[pl.DataFrame] = []
         quarantined: list[pl.DataFrame] = []
-        for raw in read_batches(path, fmt, source.line_column):
+        for raw in read_batches(path, fmt, source.line_column, source.json_paths):
             records, reading, skipped = _records(raw, EVENTS, source, str(path))
             c = _check_rows(EVENTS, records, reading, outcome.rows_read, now)
             outcome.rows_read += records.height

@@ -55,6 +55,14 @@ class Source(Protocol):
         """The column a JSON Lines file of this source is read into, a line of text per row
         (its adapter decodes them with a fixed type), or None: lines read as objects."""
 
+    @property
+    def json_paths(self) -> Mapping[str, tuple[str, ...]]:
+        """The JSON columns the adapter reads values out of (name, lower case -> dotted
+        paths, e.g. "usage_object.cache_read_input_tokens"). The reader parses each such
+        column once (export_files.read_batches) and adds `decoded_column(name)`: a list of the
+        values at those paths, in order, as text (null at a path the row's JSON lacks; the
+        list null where the row's value is not JSON). Empty: no JSON is read."""
+
     def adapt(self, raw: pl.DataFrame, where: str) -> Adapted:
         """The usage records of one file; refuses (MeterhouseError, naming `where`) a file
         without the fields the source needs."""
@@ -68,8 +76,20 @@ class EventsSource:
     tenant_field: str | None = None
     line_column: str | None = None
 
+    @property
+    def json_paths(self) -> Mapping[str, tuple[str, ...]]:
+        return {}
+
     def adapt(self, raw: pl.DataFrame, where: str) -> Adapted:
         return Adapted(raw)
+
+
+DECODED_PREFIX = "_json_"
+
+
+def decoded_column(name: str) -> str:
+    """The column the reader adds for JSON column `name` of a source's json_paths."""
+    return DECODED_PREFIX + name
 
 
 def problem(checks: Mapping[str, pl.Expr]) -> pl.Expr:

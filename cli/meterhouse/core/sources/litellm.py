@@ -30,8 +30,10 @@ import polars as pl
 
 from meterhouse.core.reading import count_reading
 from meterhouse.core.sources import (
+    DECODED_PREFIX,
     PROBLEM,
     Adapted,
+    decoded_column,
     epoch_to_utc,
     json_text,
     looks_like,
@@ -73,32 +75,26 @@ _WRITES_1H = (
 )
 _WRITES_5M = tuple(p.replace("_1h_", "_5m_") for p in _WRITES_1H)
 _REASONING = ("completion_tokens_details.reasoning_tokens",)
-# Every metadata path the adapter reads besides a user's own `metadata.<key>` tenant: decoded
-# at once with one type (_metadata_type) instead of one JSON parse per path and row.
+_USAGE_PATHS = (*_READS, *_WRITES, *_WRITES_1H, *_WRITES_5M, *_REASONING)
+# Every metadata path the adapter reads besides a user's own `metadata.<key>` tenant, and
+# the hidden_params ones (a payload's): the reader parses each JSON column once for them all.
 _METADATA_PATHS = (
-    *(f"{where}.{p}" for where in _USAGE_IN_METADATA
-      for p in (*_READS, *_WRITES, *_WRITES_1H, *_WRITES_5M, *_REASONING)),
+    *(f"{where}.{p}" for where in _USAGE_IN_METADATA for p in _USAGE_PATHS),
     *(k for keys in _PAYLOAD_IDS.values() for k in keys),
     "status",
 )  # fmt: skip
-DECODED = "_metadata_decoded"
+_HIDDEN_PATHS = tuple(f"usage_object.{p}" for p in _USAGE_PATHS)
+# How many of each JSON column's paths (from the first) are counts, and the column a fast
+# read keeps them in as integers
+_JSON_COUNTS = {"metadata": len(_USAGE_IN_METADATA) * len(_USAGE_PATHS),
+                "hidden_params": len(_HIDDEN_PATHS)}  # fmt: skip
+_INTS = "_ints_"
 
 
-def _metadata_type(paths: tuple[str, ...]) -> pl.Struct:
-    """The nested struct type holding these dotted paths, every leaf as text."""
-    tree: dict[str, dict] = {}  # type: ignore[type-arg]
-    for path in paths:
-        node = tree
-        for part in path.split("."):
-            node = node.setdefault(part, {})
-
-    def struct(node: dict) -> pl.Struct:  # type: ignore[type-arg]
-        return pl.Struct({k: struct(v) if v else pl.String() for k, v in node.items()})
-
-    return struct(tree)
-
-
-METADATA_TYPE = _metadata_type(_METADATA_PATHS)
+def _ints(column: str, counts: int) -> pl.Expr:
+    """The first `counts` values of JSON column `column` (its counts) as Int64, null where a
+    value is not a plain integer (one cast of the list, not one reading per path)."""
+    return pl.col(decoded_column(column)).list.head(counts).cast(pl.List(pl.Int64), strict=False)
 
 
 @dataclass(frozen=True)
@@ -123,22 +119,30 @@ class LiteLLMSource:
     def tenant_field(self) -> str:
         return (self.tenant_from or DEFAULT_TENANT).strip()
 
+    @property
+    def json_paths(self) -> dict[str, tuple[str, ...]]:
+        match = _METADATA_KEY.match(self.tenant_field)
+        own = (match.group(1),) if match and match.group(1) not in _METADATA_PATHS else ()
+        return {"metadata": (*_METADATA_PATHS, *own), "hidden_params": _HIDDEN_PATHS}
+
     def adapt(self, raw: pl.DataFrame, where: str) -> Adapted:
-        return _Reader(raw, where, self.tenant_field).adapted()
+        return _Reader(raw, where, self.tenant_field, self.json_paths).adapted()
 
 
 class _Reader:
     """One file's columns read into the contract (a class only to share the file's schema)."""
 
-    def __init__(self, raw: pl.DataFrame, where: str, tenant: str) -> None:
-        self.raw, self.tenant = raw, tenant
+    def __init__(
+        self, raw: pl.DataFrame, where: str, tenant: str, paths: dict[str, tuple[str, ...]]
+    ) -> None:
+        self.raw, self.tenant, self.paths = raw, tenant, paths
         self.names = {c.strip().lower(): c for c in raw.columns}
         self.kind = (
             SPEND_LOG if "request_id" in self.names else PAYLOAD if "id" in self.names else None
         )
         self.used: set[str] = set()
         self.checks: dict[str, pl.Expr] = {}
-        self.decoded = self.all_json = False
+        self.fast = False
         missing = self._missing()
         if missing:
             raise missing_fields(where, "litellm", missing, looks_like(raw.columns, "litellm"))
@@ -148,10 +152,7 @@ class _Reader:
             if meta is not None
             else pl.lit(None, pl.String)
         )
-        hidden = self._col("hidden_params")
-        self.hidden = (
-            None if hidden is None else json_text(hidden, raw.schema[self.names["hidden_params"]])
-        )
+        self.has_hidden = "hidden_params" in self.names
 
     def _missing(self) -> list[str]:
         key = {SPEND_LOG: "request_id", PAYLOAD: "id"}.get(self.kind or "", "request_id (or id)")
@@ -180,30 +181,24 @@ class _Reader:
 
     # ---- values ----------------------------------------------------------------------------
 
-    def _meta_value(self, path: str) -> pl.Expr:
-        if self.decoded and path in _METADATA_PATHS:
-            value = pl.col(DECODED)
-            for part in path.split("."):
-                value = value.struct.field(part)
-            return value
-        return self.meta.str.json_path_match(f"$.{path}")
+    def _json_value(self, column: str, path: str) -> pl.Expr:
+        """The text at `path` of JSON column `column` (metadata or hidden_params), as the
+        reader parsed it (export_files.read_batches: core/sources.decoded_column)."""
+        original = self.names.get(column)
+        if original is None:
+            return pl.lit(None, pl.String)
+        decoded = decoded_column(original)
+        assert decoded in self.raw.columns, "read through export_files with the json_paths"
+        return pl.col(decoded).list.get(self.paths[column].index(path), null_on_oob=True)
 
-    def _decode(self) -> bool:
-        """Decode every metadata path the adapter reads at once, into the DECODED column;
-        False (each path then parsed on its own) when a row's metadata holds another type at
-        one of them (a text where an object is, say). `all_json`: no row needs its own check
-        that its metadata is JSON (the decoding of every row succeeded)."""
-        for only_json in (False, True):
-            meta = self.meta
-            if only_json:  # some metadata is not JSON: decode the rows whose metadata is
-                meta = pl.when(meta.str.json_path_match("$").is_not_null()).then(meta)
-            try:
-                self.raw = self.raw.with_columns(meta.str.json_decode(METADATA_TYPE).alias(DECODED))
-            except pl.exceptions.PolarsError:
-                continue
-            self.all_json = not only_json
-            return True
-        return False
+    def _meta_value(self, path: str) -> pl.Expr:
+        return self._json_value("metadata", path)
+
+    def _ints_at(self, label: str) -> pl.Expr:
+        """The count at `label` (metadata.<path> or hidden_params.<path>) from the column of
+        plain integer counts `adapted` adds."""
+        column, path = label.split(".", 1)
+        return pl.col(_INTS + column).list.get(self.paths[column].index(path), null_on_oob=True)
 
     def _count(self, name: str) -> pl.Expr:
         """A count column of the file as Int64; a check for a value that is not one."""
@@ -222,15 +217,11 @@ class _Reader:
         found: list[tuple[str, pl.Expr]] = []
         for where in _USAGE_IN_METADATA:
             found += [(f"metadata.{where}.{p}", self._meta_value(f"{where}.{p}")) for p in paths]
-        if self.hidden is not None:
-            hidden = self.hidden
-            found += [
-                (
-                    f"hidden_params.usage_object.{p}",
-                    hidden.str.json_path_match(f"$.usage_object.{p}"),
-                )
-                for p in paths
-            ]
+        if self.has_hidden:
+            hidden = (f"usage_object.{p}" for p in paths)
+            found += [(f"hidden_params.{h}", self._json_value("hidden_params", h)) for h in hidden]
+        if self.fast:  # every count of these rows is a plain integer (adapted)
+            return pl.max_horizontal(self._ints_at(label) for label, _ in found)
         values = []
         for label, text in found:
             reading = count_reading(text, pl.String())
@@ -293,13 +284,50 @@ class _Reader:
     # ---- the file --------------------------------------------------------------------------
 
     def adapted(self) -> Adapted:
-        self.decoded = self.raw.height > 0 and self._decode()
-        meta_text = self.meta.str.strip_chars()
-        given = (meta_text != "") & (meta_text.str.to_lowercase() != "null")
+        """The file's records. The rows whose JSON counts are all plain integers (nearly
+        every row of a real export) are read from one cast of each JSON column's counts; the
+        others through core/reading's count_reading, path by path (a whole number as "12.0"
+        or " 12 " read, anything else named), which costs several times more."""
+        counts = {c: n for c, n in _JSON_COUNTS.items() if c in self.names}
+        raw = self.raw.with_columns(_ints(self.names[c], n).alias(_INTS + c)
+                                    for c, n in counts.items())  # fmt: skip
+
+        def given(values: pl.Expr) -> pl.Expr:
+            return values.list.eval(pl.element().is_not_null()).list.sum().fill_null(0)
+
+        plain = pl.all_horizontal(True, *(
+            given(pl.col(decoded_column(self.names[c])).list.head(n)) == given(pl.col(_INTS + c))
+            for c, n in counts.items()
+        ))  # fmt: skip
+        rows = raw.select(plain.alias("plain")).to_series()
+        if rows.all():
+            frame = self._frame(raw, fast=True)
+        elif not rows.any():
+            frame = self._frame(raw, fast=False)
+        else:
+            order = "_row"
+            raw = raw.with_row_index(order).with_columns(rows.alias("_plain"))
+            frame = pl.concat([
+                self._frame(raw.filter("_plain"), fast=True, keep=order),
+                self._frame(raw.filter(~pl.col("_plain")), fast=False, keep=order),
+            ]).sort(order).drop(order)  # fmt: skip
+        hits = int(frame["_cache_hit"].sum())
+        frame = frame.filter(~pl.col("_cache_hit")).drop("_cache_hit")
+        assert PROBLEM in frame.columns
+        ignored = tuple(
+            c for c in self.raw.columns if c not in self.used and not c.startswith(DECODED_PREFIX)
+        )
+        return Adapted(frame, {CACHE_HIT_REASON: hits} if hits else {}, ignored)
+
+    def _frame(self, raw: pl.DataFrame, fast: bool, keep: str | None = None) -> pl.DataFrame:
+        """These rows as records: `fast` for rows whose JSON counts are plain integers."""
+        self.checks, self.fast = {}, fast
         metadata_check = "metadata: not JSON (the cache and reasoning counts are read from it)"
         self.checks[metadata_check] = (
-            pl.lit(False) if self.all_json else given & self.meta.str.json_path_match("$").is_null()
-        )
+            pl.col(decoded_column(self.names["metadata"])).is_null()
+            & ~self.meta.str.contains(r"\A\s*(?i:null)?\s*\z")  # blank or null: none given
+            if "metadata" in self.names else pl.lit(False)
+        )  # fmt: skip
 
         key = self._col("request_id" if self.kind == SPEND_LOG else "id")
         assert key is not None
@@ -350,9 +378,12 @@ class _Reader:
         provider = None if provider is None else provider.cast(pl.String)
         model = self._col("model")
         assert model is not None
-        frame = (
-            self.raw.lazy()
+        # each check a column, named; the metadata check first
+        named = {f"_check_{i}": item for i, item in enumerate(self.checks.items())}
+        return (
+            raw.lazy()
             .select(  # lazy: a value read by several checks is computed once
+                *([] if keep is None else [pl.col(keep)]),
                 request_id.alias("request_id"),
                 start.alias("event_at"),
                 tenant.alias("tenant_id"),
@@ -368,16 +399,15 @@ class _Reader:
                 status.alias("status"),
                 _ms(end - start).alias("latency_ms"),
                 _ms(first - start).alias("first_token_latency_ms"),
-                problem(self.checks),  # the metadata check first: the others read it
+                *(check.alias(name) for name, (_, check) in named.items()),
                 (is_hit & free).alias("_cache_hit"),
             )
+            # each check a column first, so the values it shares with the outputs are computed
+            # once (a chain of when/then over the checks defeats common subexpressions: 3x)
+            .with_columns(problem({what: pl.col(name) for name, (what, _) in named.items()}))
+            .drop(list(named))
             .collect()
         )
-        hits = int(frame["_cache_hit"].sum())
-        frame = frame.filter(~pl.col("_cache_hit")).drop("_cache_hit")
-        assert PROBLEM in frame.columns
-        ignored = tuple(c for c in self.raw.columns if c not in self.used and c != DECODED)
-        return Adapted(frame, {CACHE_HIT_REASON: hits} if hits else {}, ignored)
 
 
 def _ms(duration: pl.Expr) -> pl.Expr:

@@ -215,6 +215,10 @@ class MappedSource:
     def tenant_field(self) -> str | None:
         return self.mapping.tenant_field
 
+    @property
+    def json_paths(self) -> dict[str, tuple[str, ...]]:
+        return {}
+
     def adapt(self, raw: pl.DataFrame, where: str) -> Adapted:
         m = self.mapping
         missing = sorted(m.source_columns() - set(raw.columns))

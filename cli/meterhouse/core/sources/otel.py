@@ -88,6 +88,10 @@ class OtelSource:
     def tenant_field(self) -> str:
         return self.tenant_from or DEFAULT_TENANT
 
+    @property
+    def json_paths(self) -> dict[str, tuple[str, ...]]:
+        return {}
+
     def adapt(self, raw: pl.DataFrame, where: str) -> Adapted:
         if FIELD not in raw.columns:
             seems = looks_like(raw.columns, "otel")
