@@ -77,8 +77,8 @@
 {#- The join condition of usage (by_token_class rows) to its sell price (int_sell_prices): the
     one definition of what decides a sell price. -#}
 {% macro matches_sell_price(prices, usage) -%}
-    {%- set columns = ['tenant_id', 'invoice_month', 'model_id', 'is_success', 'token_class',
-        'list_usd_per_1m_tokens'] %}
+    {%- set columns = ['tenant_id', 'invoice_month', 'model_id', 'is_success',
+        'is_served_from_cache', 'token_class', 'list_usd_per_1m_tokens'] %}
     {%- for column in columns %}
     {{ "and " if not loop.first }}{{ prices }}.{{ column }} = {{ usage }}.{{ column }}
     {%- endfor %}

@@ -213,8 +213,9 @@ def issue_month(
         )
         con.execute(  # the prices behind the lines, for tracing them to requests later
             "insert into app.issued_sell_prices by name select documents.invoice_id, "
-            "prices.model_id, prices.is_success, prices.token_class, "
-            "prices.list_usd_per_1m_tokens, prices.is_billable, prices.unit_price_per_1m_tokens "
+            "prices.model_id, prices.is_success, prices.is_served_from_cache, "
+            "prices.token_class, prices.list_usd_per_1m_tokens, prices.is_billable, "
+            "prices.unit_price_per_1m_tokens "
             "from main.fct_sell_prices as prices inner join issuing_documents as documents "
             "using (tenant_id, invoice_month)"
         )

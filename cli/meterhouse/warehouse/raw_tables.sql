@@ -139,8 +139,14 @@ create table if not exists app.issued_sell_prices (
     token_class               varchar not null,
     list_usd_per_1m_tokens    decimal(38, 12) not null,
     is_billable               boolean not null,
-    unit_price_per_1m_tokens  decimal(38, 12)
+    unit_price_per_1m_tokens  decimal(38, 12),
+    is_served_from_cache      boolean not null default false
 );
+-- Whether a price is of a gateway's cache hits (billed by contract, docs/decisions/0028): the
+-- prices of invoices issued before the column existed were none of them (their loads left cache
+-- hits out), false. Additive with a default, as raw.usage_events.served_from_cache.
+alter table app.issued_sell_prices add column if not exists is_served_from_cache boolean
+    default false;
 
 -- Token forecasts written by `meterhouse forecast` (docs/forecasting.md); a new run for the
 -- same trained_through_date replaces that run's rows of the series it forecast.

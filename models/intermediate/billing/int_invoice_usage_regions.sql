@@ -3,7 +3,8 @@
 -- regions) by the region that served it, priced at int_sell_prices (the plan's rate card and
 -- the month's FX rate): the one place usage meets its sell price. The FOCUS export splits a
 -- usage line by these regions (docs/decisions/0026). Events without a region are one group
--- (region null).
+-- (region null). A gateway's cache hit is billable only under a contract that bills them; then
+-- it joins the line of the same tokens not served from cache (the same unit price).
 with daily as (
     select * from {{ ref('int_usage_priced_daily') }}
     where is_priced
@@ -14,7 +15,9 @@ sell_prices as (
 ),
 
 by_class as (
-    {{ by_token_class('daily', ['tenant_id', 'model_id', 'is_success', 'region']) }}
+    {{ by_token_class(
+        'daily', ['tenant_id', 'model_id', 'is_success', 'is_served_from_cache', 'region']
+    ) }}
 ),
 
 final as (

@@ -1,9 +1,12 @@
--- One row per tenant, invoice month, model, token class, list price and success with usage:
--- the sell price per 1M tokens in the invoice currency, and whether such requests are billed.
+-- One row per tenant, invoice month, model, token class, list price, success and served from
+-- a gateway's cache or not, with usage: the sell price per 1M tokens in the invoice currency,
+-- and whether such requests are billed.
 -- The price is the plan's rate card in force at the start of the month (a fixed price per 1M
 -- tokens, or a markup over the list price of that class), converted to the contract currency
 -- at the latest FX rate of or before the month. Failed requests are billed only when the
--- contract says so. The one place a sell price is decided: invoice lines and the request
+-- contract says so (bills_failed_requests), and so are requests a gateway answered from its
+-- own cache (bill_gateway_cache_hits; at the same price as the same tokens not served from
+-- cache, docs/decisions/0028). The one place a sell price is decided: invoice lines and the request
 -- trace (fct_invoice_line_requests) both join it.
 -- An issued tenant-month keeps the sell prices it was issued with (app.issued_sell_prices,
 -- docs/decisions/0024): a later rate card, default plan, markup or FX rate never reprices it.
@@ -55,8 +58,11 @@ fx_rates as (
 
 usage_keys as (
     select distinct
-        tenant_id, invoice_month, model_id, is_success, token_class, list_usd_per_1m_tokens
-    from ({{ by_token_class('daily', ['tenant_id', 'model_id', 'is_success']) }}) as by_class
+        tenant_id, invoice_month, model_id, is_success, is_served_from_cache, token_class,
+        list_usd_per_1m_tokens
+    from ({{ by_token_class(
+        'daily', ['tenant_id', 'model_id', 'is_success', 'is_served_from_cache']
+    ) }}) as by_class
 ),
 
 with_contract as (
@@ -64,7 +70,9 @@ with_contract as (
         usage_keys.*,
         contracts.plan_id,
         contracts.currency,
-        usage_keys.is_success or contracts.bills_failed_requests as is_billable
+        (usage_keys.is_success or contracts.bills_failed_requests)
+            and (not usage_keys.is_served_from_cache or contracts.bill_gateway_cache_hits)
+            as is_billable
     from usage_keys
     inner join contracts
         on contracts.tenant_id = usage_keys.tenant_id
@@ -81,6 +89,7 @@ rate_matches as (
             partition by
                 with_contract.tenant_id, with_contract.invoice_month, with_contract.model_id,
                 with_contract.is_success,
+                with_contract.is_served_from_cache,
                 with_contract.token_class,
                 with_contract.list_usd_per_1m_tokens
             order by (rate_cards.model_id <> '*') desc, (rate_cards.token_class <> '*') desc
@@ -103,6 +112,7 @@ fx_matches as (
         row_number() over (
             partition by rate_matches.tenant_id, rate_matches.invoice_month, rate_matches.model_id,
                 rate_matches.is_success,
+                rate_matches.is_served_from_cache,
                 rate_matches.token_class,
                 rate_matches.list_usd_per_1m_tokens
             order by fx_rates.rate_month desc
@@ -120,6 +130,7 @@ computed as (
         invoice_month,
         model_id,
         is_success,
+        is_served_from_cache,
         token_class,
         list_usd_per_1m_tokens,
         currency,
@@ -139,6 +150,7 @@ issued as (
         invoices.invoice_month,
         frozen.model_id,
         frozen.is_success,
+        frozen.is_served_from_cache,
         frozen.token_class,
         frozen.list_usd_per_1m_tokens,
         invoices.currency,
@@ -155,6 +167,7 @@ final as (
         computed.invoice_month,
         computed.model_id,
         computed.is_success,
+        computed.is_served_from_cache,
         computed.token_class,
         computed.list_usd_per_1m_tokens,
         case when issued.tenant_id is null then computed.currency else issued.currency end

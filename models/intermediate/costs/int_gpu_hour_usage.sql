@@ -1,9 +1,9 @@
 {{ config(materialized='view') }}  -- read once, by int_gpu_cost_allocated
 -- Tokens served per GPU, clock hour, tenant, resolved model and success: what a GPU-hour's
--- cost is allocated to (int_gpu_cost_allocated).
+-- cost is allocated to (int_gpu_cost_allocated). A gateway's cache hit ran on no GPU.
 with events as (
     select * from {{ ref('stg_meterhouse__usage_events') }}
-    where gpu_id is not null
+    where gpu_id is not null and not is_served_from_cache
 ),
 
 resolved as (

@@ -10,7 +10,8 @@
           incremental_strategy='insert_overwrite' if target.type == 'spark' else 'delete+insert',
           partition_by=['usage_date'] if target.type == 'spark' else none) }}
 -- grain: one row per tenant, raw model name, resolved model, day, provider, region,
--- self-hosted or not, service tier, success, priced-or-not and per-class list prices; plus one
+-- self-hosted or not, service tier, success, served from a gateway's cache or not,
+-- priced-or-not and per-class list prices; plus one
 -- day marker
 -- (is_day_marker) per usage_date rated
 -- The one pass over the events: usage and vendor cost per group (a price change or a context
@@ -58,9 +59,11 @@ usage_groups as (
         usage_date,
         provider,
         region,
-        gpu_id is not null as is_self_hosted,
+        -- a cache hit ran on no GPU, whatever the event says
+        gpu_id is not null and not is_served_from_cache as is_self_hosted,
         service_tier,
         is_success,
+        is_served_from_cache,
         is_priced,
         {%- for c in price_classes() %}
         {{ c.price_column }},
@@ -76,8 +79,9 @@ usage_groups as (
         max(file_id) as last_file_id
     from priced
     group by
-        tenant_id, model_name, model_id, usage_date, provider, region, gpu_id is not null,
-        service_tier, is_success, is_priced,
+        tenant_id, model_name, model_id, usage_date, provider, region,
+        gpu_id is not null and not is_served_from_cache, service_tier, is_success,
+        is_served_from_cache, is_priced,
         {%- for c in price_classes() %}
         {{ c.price_column }}{{ "," if not loop.last }}
         {%- endfor %}
@@ -93,7 +97,7 @@ final as (
     union all
     -- one marker per day rated (nulls take the usage rows' types on both engines)
     select
-        null, null, null, days_to_rate.usage_date, null, null, null, null, null, null,
+        null, null, null, days_to_rate.usage_date, null, null, null, null, null, null, null,
         {%- for c in price_classes() %} null,{% endfor %}
         null, null, null, null,
         {%- for c in token_classes() %} null,{% endfor %}

@@ -6,7 +6,9 @@
 -- cost. Class fallbacks (docs/pricing.md): cache read and cache write pay the input price,
 -- a 1-hour cache write the cache-write price (else the input price), reasoning the output
 -- price, when the model has no price of their own (macro price_with_fallbacks). No input or output
--- price: the event is unpriced (api_cost_usd null, never 0). provider: the event's own
+-- price: the event is unpriced (api_cost_usd null, never 0). A request a gateway served from
+-- its own cache (is_served_from_cache) called no provider: api_cost_usd 0 on purpose, priced or
+-- not; its list prices stay, for the sell side (docs/decisions/0028). provider: the event's own
 -- (event_provider), else the catalog's provider of the model it resolved to, else null.
 with events as (
     select * from {{ ref('stg_meterhouse__usage_events_stored') }}
@@ -47,8 +49,10 @@ final as (
         *,
         status = 'success' as is_success,
         {{ has_required_prices() }} as is_priced,
-        case when {{ has_required_prices() }} then
-            {{ list_cost('input') }} + {{ list_cost('output') }}
+        case
+            when is_served_from_cache then cast(0 as decimal(38, 18))
+            when {{ has_required_prices() }} then
+                {{ list_cost('input') }} + {{ list_cost('output') }}
         end as api_cost_usd
     from with_prices
 )

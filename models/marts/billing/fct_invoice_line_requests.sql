@@ -80,7 +80,8 @@ events as (
 
 by_class as (
     {{ by_token_class(
-        'events', ['request_id', 'event_at', 'file_id', 'tenant_id', 'model_id', 'is_success']
+        'events', ['request_id', 'event_at', 'file_id', 'tenant_id', 'model_id', 'is_success',
+                   'is_served_from_cache']
     ) }}
 ),
 
@@ -88,13 +89,14 @@ by_class as (
 sell_prices as (
     select
         cast(null as string) as priced_by_invoice_id, tenant_id, invoice_month, model_id,
-        is_success, token_class, list_usd_per_1m_tokens, is_billable, unit_price_per_1m_tokens
+        is_success, is_served_from_cache, token_class, list_usd_per_1m_tokens, is_billable,
+        unit_price_per_1m_tokens
     from {{ ref('int_sell_prices') }}
     union all
     select
         frozen.invoice_id, issued.tenant_id, issued.invoice_month, frozen.model_id,
-        frozen.is_success, frozen.token_class, frozen.list_usd_per_1m_tokens, frozen.is_billable,
-        frozen.unit_price_per_1m_tokens
+        frozen.is_success, frozen.is_served_from_cache, frozen.token_class,
+        frozen.list_usd_per_1m_tokens, frozen.is_billable, frozen.unit_price_per_1m_tokens
     from {{ ref('stg_app__issued_sell_prices') }} as frozen
     inner join issued on issued.invoice_id = frozen.invoice_id
 ),

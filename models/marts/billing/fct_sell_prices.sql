@@ -1,4 +1,5 @@
--- grain: one row per tenant_id, invoice_month, model_id, is_success, token_class, list price
+-- grain: one row per tenant_id, invoice_month, model_id, is_success, is_served_from_cache,
+-- token_class, list price
 -- The sell prices of each tenant's month with usage (int_sell_prices, the one place a sell
 -- price is decided), for the CLI: `meterhouse invoice issue` freezes an issued invoice's rows
 -- in app.issued_sell_prices, so its lines trace to their requests whatever changes later.
@@ -12,6 +13,7 @@ final as (
         invoice_month,
         model_id,
         is_success,
+        is_served_from_cache,
         token_class,
         list_usd_per_1m_tokens,
         currency,

@@ -1,7 +1,9 @@
 -- grain: one row per model_id, hardware and usage_date
 -- What serving a model cost per 1M tokens, on each kind of hardware: a GPU type for the
 -- self-hosted fleet (the GPU cost mapping of int_gpu_cost_allocated; idle GPU cost, when
--- reported, is the row of model '(idle)'), or 'api:<provider>' for vendor APIs at list price.
+-- reported, is the row of model '(idle)'), or 'api:<provider>' for vendor APIs at list price,
+-- or 'gateway_cache' for requests a gateway answered from its own cache (no provider call:
+-- cost 0, docs/decisions/0028), so that a provider's cost per 1M counts only what it served.
 -- Failed requests are included: their tokens cost as much to serve.
 with gpu_allocated as (
     select * from {{ ref('int_gpu_cost_allocated') }}
@@ -37,25 +39,38 @@ self_hosted as (
         sum(case when token_direction = 'output' then cost_usd else 0 end) as output_cost_usd,
         sum(case when is_idle then cost_usd else 0 end) as idle_cost_usd,
         sum(cost_usd) as cost_usd,
-        0 as unpriced_tokens
+        0 as unpriced_tokens,
+        true as is_self_hosted
     from gpu_allocated
     group by coalesce(model_id, '(idle)'), gpu_type, usage_date
+),
+
+api_hardware as (
+    select
+        *,
+        case when is_served_from_cache then 'gateway_cache'
+            else 'api:' || coalesce(provider, 'unknown') end as hardware,
+        is_priced and not is_served_from_cache as has_vendor_cost
+    from api_usage
 ),
 
 api as (
     select
         coalesce(model_id, model_name) as model_id,
-        'api:' || coalesce(provider, 'unknown') as hardware,
+        hardware,
         usage_date,
         sum(input_tokens) as input_tokens,
         sum(output_tokens) as output_tokens,
-        sum(case when is_priced then {{ list_cost('input') }} else 0 end) as input_cost_usd,
-        sum(case when is_priced then {{ list_cost('output') }} else 0 end) as output_cost_usd,
+        sum(case when has_vendor_cost then {{ list_cost('input') }} else 0 end) as input_cost_usd,
+        sum(case when has_vendor_cost then {{ list_cost('output') }} else 0 end)
+            as output_cost_usd,
         0 as idle_cost_usd,
         sum(coalesce(api_cost_usd, 0)) as cost_usd,
-        sum(case when is_priced then 0 else input_tokens + output_tokens end) as unpriced_tokens
-    from api_usage
-    group by coalesce(model_id, model_name), 'api:' || coalesce(provider, 'unknown'), usage_date
+        sum(case when is_priced or is_served_from_cache then 0
+            else input_tokens + output_tokens end) as unpriced_tokens,
+        false as is_self_hosted
+    from api_hardware
+    group by coalesce(model_id, model_name), hardware, usage_date
 ),
 
 combined as (
@@ -69,7 +84,7 @@ final as (
         combined.model_id,
         combined.hardware,
         combined.usage_date,
-        combined.hardware not like 'api:%' as is_self_hosted,
+        combined.is_self_hosted,
         cast(combined.input_tokens as bigint) as input_tokens,
         cast(combined.output_tokens as bigint) as output_tokens,
         cast(combined.unpriced_tokens as bigint) as unpriced_tokens,

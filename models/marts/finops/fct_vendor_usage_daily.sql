@@ -3,10 +3,11 @@
 -- classes a FOCUS bill carries (those with a vendor_quantity_column in the vocabulary),
 -- reasoning counted in output at the output price (as vendors bill it), at the list price we
 -- applied. Unpriced usage stays, with a null price and
--- cost, so it shows as metered; an unresolved model keeps its raw name as model_id.
+-- cost, so it shows as metered; an unresolved model keeps its raw name as model_id. A request
+-- a gateway served from its own cache never reached a vendor: not here (docs/decisions/0028).
 with priced_daily as (
     select * from {{ ref('int_usage_priced_daily') }}
-    where not is_self_hosted
+    where not is_self_hosted and not is_served_from_cache
 ),
 
 by_class as (

@@ -7,6 +7,7 @@ final as (
         invoice_id,
         model_id,
         is_success,
+        is_served_from_cache,
         token_class,
         list_usd_per_1m_tokens,
         is_billable,

@@ -31,6 +31,7 @@ final as (
         first_token_latency_ms,
         gpu_id,
         trace_id,
+        is_served_from_cache,
         file_id
     from stored
 )

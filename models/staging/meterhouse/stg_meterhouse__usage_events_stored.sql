@@ -7,6 +7,7 @@
 -- event_provider is the event's own provider in the catalog's spelling (seed provider_names:
 -- 'aws.bedrock' -> 'bedrock'; a spelling not listed is kept, lower case); null when the
 -- export has none. int_usage_events_priced derives `provider` from it and the model's catalog.
+-- is_served_from_cache: the contract's served_from_cache (docs/decisions/0028).
 with source as (
     select * from {{ source('meterhouse', 'usage_events') }}
 ),
@@ -52,6 +53,8 @@ final as (
         source.first_token_latency_ms,
         source.gpu_id,
         source.trace_id,
+        -- a gateway's cache hit (no provider call): vendor cost 0, billed by contract
+        source.served_from_cache as is_served_from_cache,
         source.file_id,
         held.request_id is not null as is_held
     from source
