@@ -71,7 +71,30 @@ def read_schema(path: Path, fmt: ExportFormat, lines_as: str | None = None) -> p
             return _polars_schema(pq.read_schema(path))
         except Exception as exc:  # pyarrow raises several types for a bad footer
             raise _unreadable(path, fmt, exc) from exc
+    if fmt.kind == "CSV":  # every value is text: the header says it all
+        try:
+            return _csv_header(path, fmt)
+        except Exception as exc:
+            raise _unreadable(path, fmt, exc) from exc
     return next(read_batches(path, fmt)).schema
+
+
+def _head(path: Path) -> bytes:
+    with path.open("rb") as handle:
+        return _without_bom(handle.read(SNIFF_BYTES))
+
+
+def _csv_header(path: Path, fmt: ExportFormat) -> pl.Schema:
+    """A CSV file's columns, all text, from its first lines (none when it is blank)."""
+    with pa.input_stream(str(path), compression=fmt.compression) as stream:
+        data = b""
+        while (block := bytes(stream.read(SNIFF_BYTES))) and b"\n" not in data.lstrip():
+            data += block
+    data = _without_bom(data)
+    codecs.getincrementaldecoder("utf-8")().decode(data, final=False)  # text, not binary
+    if not data or data.isspace():
+        return pl.Schema()
+    return pl.read_csv(data, separator=_delimiter(data), infer_schema=False, n_rows=0).schema
 
 
 def read_batches(
@@ -173,9 +196,15 @@ def _batches(path: Path, fmt: ExportFormat, lines_as: str | None) -> Iterator[pl
                 yield _from_arrow(parquet.schema_arrow.empty_table())
         elif fmt.kind == "Parquet":
             yield _from_arrow(pq.read_table(io.BytesIO(_bytes(path, fmt))))
+        elif fmt.kind == "CSV" and fmt.compression is None:  # read in place, not copied first
+            header = _csv_header(path, fmt)
+            if not header:  # an empty export (an hour without traffic): no columns
+                yield pl.DataFrame()
+            else:  # Polars skips a byte order mark itself
+                yield pl.read_csv(path, separator=_delimiter(_head(path)), infer_schema=False)
         elif fmt.kind == "CSV":
             data = _without_bom(_bytes(path, fmt))
-            if not data.strip():  # an empty text export (an hour without traffic): no columns
+            if not data or data.isspace():
                 yield pl.DataFrame()
             else:
                 yield pl.read_csv(data, separator=_delimiter(data), infer_schema=False)
