@@ -34,7 +34,6 @@ NOVEMBER_PARQUET = FIXTURES / "spend_logs_2026-11.parquet"
 PAYLOADS_GZ = FIXTURES / "payloads_2026-11-13.jsonl.gz"
 PAYLOADS = FIXTURES / "payloads_2026-11-20.jsonl"
 FILES = (OCTOBER_CSV, NOVEMBER_PARQUET, PAYLOADS_GZ, PAYLOADS)
-CACHE_HIT = "LiteLLM cache hits (served from the gateway's cache: no vendor cost, not billed)"
 
 
 def _records(path: Path) -> list[dict[str, Any]]:
@@ -103,16 +102,24 @@ def _is_cache_hit(record: dict[str, Any]) -> bool:
     return bool(re.search(r"_cache_hit[0-9.]+$", record["id"]) or record["cache_hit"])
 
 
+def _key(record: dict[str, Any]) -> str:
+    """The documented key: a cache hit's is its id without LiteLLM's time, then its start."""
+    if not _is_cache_hit(record):
+        return str(record["id"])
+    base = re.sub(r"_cache_hit[0-9.]+$", "", record["id"])
+    return f"{base}_cache_hit@{record['at'].strftime('%Y-%m-%dT%H:%M:%S.%fZ')}"
+
+
 def _expected_rows(files: tuple[Path, ...] = FILES) -> dict[str, dict[str, Any]]:
-    """request_id -> record and counts, for every record that should load: no cache hit, no
-    unmappable record, the first copy of a request (files in path order, as the loader)."""
+    """request_id -> record and counts, for every record that should load: no unmappable
+    record, the first copy of a request (files in path order, as the loader)."""
     rows: dict[str, dict[str, Any]] = {}
     for path in sorted(files, key=str):
         for record in _records(path):
             tokens = _tokens(record)
-            if _is_cache_hit(record) or tokens is None or record["id"] in rows:
+            if tokens is None or _key(record) in rows:
                 continue
-            rows[record["id"]] = {**record, **tokens}
+            rows[_key(record)] = {**record, **tokens, "served_from_cache": _is_cache_hit(record)}
     return rows
 
 
@@ -120,6 +127,8 @@ def _expected_costs() -> dict[tuple[str, str], Decimal]:
     prices = snapshot_prices()
     costs: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
     for r in _expected_rows().values():
+        if r["served_from_cache"]:
+            continue  # no provider call: no vendor cost
         parts = {"input": r["uncached"], "cache_read": r["cache_read"],
                  "cache_write": r["cache_write"] - r["cache_write_1h"],
                  "cache_write_1h": r["cache_write_1h"], "output": r["output"] - r["reasoning"],
@@ -175,19 +184,16 @@ def test_every_loaded_row_has_the_counts_of_the_rule(loaded: Path) -> None:
     assert (uncached, expected["msg_L05"]["input"]) == (300, 8300)
 
 
-def test_cache_hits_are_left_out_and_counted_per_file(loaded: Path) -> None:
-    rows = query(loaded, "select source_path, source, rows_skipped, skip_reasons "
-                         "from raw.load_manifest")  # fmt: skip
-    by_file = {Path(p).name: (source, n, reasons) for p, source, n, reasons in rows}
-    assert by_file == {
-        OCTOBER_CSV.name: ("litellm", 2, [f"2 {CACHE_HIT}"]),
-        NOVEMBER_PARQUET.name: ("litellm", 1, [f"1 {CACHE_HIT}"]),
-        PAYLOADS_GZ.name: ("litellm", 1, [f"1 {CACHE_HIT}"]),
-        PAYLOADS.name: ("litellm", 0, []),
-    }
-    [(stored,)] = query(loaded, "select count(*) from raw.usage_events "
-                        "where request_id like '%cache_hit%'")  # fmt: skip
-    assert stored == 0
+def test_cache_hits_load_as_served_from_cache_under_a_stable_key(loaded: Path) -> None:
+    hits = {key for key, r in _expected_rows().items() if r["served_from_cache"]}
+    assert len(hits) == 4  # 2 in October's dump, 1 in November's, 1 payload
+    stored = query(loaded, "select request_id from raw.usage_events where served_from_cache")
+    assert {r[0] for r in stored} == hits
+    assert all(re.search(r"_cache_hit@\d{4}-\d\d-\d\dT[\d:.]+Z$", key) for key in hits)
+    # nothing left out: every record is a usage record (rows_read counts the hits)
+    rows = query(loaded, "select source, rows_skipped, skip_reasons from raw.load_manifest")
+    assert len(rows) == len(FILES)
+    assert all(source == "litellm" and not skipped and not why for source, skipped, why in rows)
 
 
 def test_a_request_in_two_files_loads_once_as_a_duplicate(loaded: Path) -> None:
@@ -229,7 +235,7 @@ def test_a_reexport_whose_cache_hit_ids_changed_adds_nothing(tmp_path: Path) -> 
     assert query(db, "select * from raw.usage_events order by request_id") == before
     [again] = query(db, "select rows_read, rows_loaded, rows_duplicate, rows_skipped "
                         "from raw.load_manifest where source_path like '%_again.csv'")  # fmt: skip
-    assert again == (9, 0, 7, 2)  # 2 quarantined again; the 2 cache hits never stored
+    assert again == (11, 0, 9, 0)  # 2 quarantined again; the 2 cache hits are duplicates
 
 
 def test_tenant_from_end_user_warns_and_metadata_keys_name_tenants(tmp_path: Path) -> None:
@@ -240,6 +246,8 @@ def test_tenant_from_end_user_warns_and_metadata_keys_name_tenants(tmp_path: Pat
     assert "the tenant is read from 'end_user', which names a person" in result.stderr
     assert query(db, "select request_id, tenant_id, user_id from raw.usage_events "
                      "order by 1") == [("chatcmpl-J02", "eu-dan", "u-bot"),
+                                       ("chatcmpl-J02_cache_hit@2026-11-13T09:00:00.000000Z",
+                                        "eu-dan", "u-bot"),
                                        ("chatcmpl-J03", "eu-dan", "u-bot"),
                                        ("msg_J01", "eu-cat", "u-bot")]  # fmt: skip
 
@@ -311,10 +319,13 @@ def test_a_cache_hit_with_spend_is_quarantined_not_dropped() -> None:
         "metadata": [{"user_api_key_team_id": "t"}, {"user_api_key_team_id": "t"}],
     })  # fmt: skip
     adapted = _adapt(raw, "payloads.jsonl")
-    assert adapted.skipped == {CACHE_HIT: 1}
-    assert adapted.frame["request_id"].to_list() == ["y"]
-    assert adapted.frame[PROBLEM].to_list()[0].startswith("response_cost: above 0 on a LiteLLM "
-                                                          "cache hit")  # fmt: skip
+    assert adapted.skipped == {}
+    at = "_cache_hit@2026-10-01T12:00:00.000000Z"
+    assert adapted.frame["request_id"].to_list() == ["x" + at, "y" + at]
+    assert adapted.frame["served_from_cache"].to_list() == [True, True]
+    [free, spent] = adapted.frame[PROBLEM].to_list()
+    assert free is None
+    assert spent.startswith("response_cost: above 0 on a LiteLLM cache hit")
 
 
 def test_an_unknown_tenant_field_is_refused_naming_the_choices(tmp_path: Path) -> None:

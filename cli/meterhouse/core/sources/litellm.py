@@ -16,8 +16,11 @@ what each contract column is read from; the rules that are decisions, not rename
   and is quarantined, naming prompt_tokens. (An older-convention row whose writes are at most
   its uncached tokens cannot be told apart, and reads as the current convention.)
 - A cache hit of the gateway's own cache (request_id ending `_cache_hit<unix time>`, or
-  cache_hit true) with no spend made no provider call: it is left out and counted, never
-  stored, so a re-export (whose cache-hit ids differ) adds nothing.
+  cache_hit true) made no provider call: it loads with `served_from_cache` true (no vendor
+  cost; billed only where the tenant's contract says bill_gateway_cache_hits). Its id is made
+  stable, `<id>_cache_hit@<startTime, UTC, in microseconds>`, as the time LiteLLM appends
+  differs between exports of one hit: a re-import adds nothing. A hit with spend is
+  quarantined (a provider call costs; a cache hit does not).
 - `spend` / `response_cost` are floats of LiteLLM's own price list: never an amount here.
 """
 
@@ -46,9 +49,6 @@ from meterhouse.errors import MeterhouseError
 SPEND_LOG, PAYLOAD = "spend log", "payload"
 # LiteLLM appends f"_cache_hit{time.time()}" (a float) to the id of a cache hit's spend log row
 CACHE_HIT_ID = r"_cache_hit\d+(\.\d+)?\z"
-CACHE_HIT_REASON = (
-    "LiteLLM cache hits (served from the gateway's cache: no vendor cost, not billed)"
-)
 ID_FIELDS = ("team_id", "end_user", "organization_id", "user")
 DEFAULT_TENANT = "team_id"
 _METADATA_KEY = re.compile(r"\Ametadata\.([A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+)*)\Z")
@@ -143,6 +143,7 @@ class _Reader:
         self.used: set[str] = set()
         self.checks: dict[str, pl.Expr] = {}
         self.fast = False
+        self.stage: dict[str, pl.Expr] = {}
         missing = self._missing()
         if missing:
             raise missing_fields(where, "litellm", missing, looks_like(raw.columns, "litellm"))
@@ -209,7 +210,7 @@ class _Reader:
             raise MeterhouseError(f"{name}: type {self._dtype(name)} holds no count")
         value, flag = reading
         self.checks[f"{name}: not a whole number"] = flag
-        return value
+        return self._staged(f"_count_{name}", value)
 
     def _usage(self, paths: tuple[str, ...]) -> pl.Expr:
         """A usage count from wherever the file keeps the usage: the largest one found, else
@@ -255,11 +256,17 @@ class _Reader:
             text.str.replace(r"(\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)([+-]\d{2})\z", "${1}${2}:00")
         )
         epoch = pl.when(text.str.contains(r"\A\d+(\.\d+)?\z")).then(epoch_to_utc(text, "s"))
-        value = pl.coalesce(iso, epoch)
+        value = self._staged(f"_time_{name}", pl.coalesce(iso, epoch))
         self.checks[f"{name}: not a time (ISO 8601 or epoch seconds)"] = (
             text != ""
         ) & value.is_null()
         return value
+
+    def _staged(self, name: str, value: pl.Expr) -> pl.Expr:
+        """`value`, computed once as column `name` before the records are (text parsed into
+        a time is read by several outputs and checks: computed in each, it costs 4x)."""
+        self.stage[name] = value
+        return pl.col(name)
 
     def _id(self, field: str) -> pl.Expr:
         """A LiteLLM id (team_id, end_user, organization_id, user), blank as null: a spend
@@ -311,17 +318,15 @@ class _Reader:
                 self._frame(raw.filter("_plain"), fast=True, keep=order),
                 self._frame(raw.filter(~pl.col("_plain")), fast=False, keep=order),
             ]).sort(order).drop(order)  # fmt: skip
-        hits = int(frame["_cache_hit"].sum())
-        frame = frame.filter(~pl.col("_cache_hit")).drop("_cache_hit")
         assert PROBLEM in frame.columns
         ignored = tuple(
             c for c in self.raw.columns if c not in self.used and not c.startswith(DECODED_PREFIX)
         )
-        return Adapted(frame, {CACHE_HIT_REASON: hits} if hits else {}, ignored)
+        return Adapted(frame, {}, ignored)
 
     def _frame(self, raw: pl.DataFrame, fast: bool, keep: str | None = None) -> pl.DataFrame:
         """These rows as records: `fast` for rows whose JSON counts are plain integers."""
-        self.checks, self.fast = {}, fast
+        self.checks, self.fast, self.stage = {}, fast, {}
         metadata_check = "metadata: not JSON (the cache and reasoning counts are read from it)"
         self.checks[metadata_check] = (
             pl.col(decoded_column(self.names["metadata"])).is_null()
@@ -374,6 +379,10 @@ class _Reader:
         self.checks[f"{cost_name}: above 0 on a LiteLLM cache hit (no provider call, so "
                     "no usage): check the export"] = is_hit & ~free  # fmt: skip
 
+        stable = request_id.str.replace(CACHE_HIT_ID, "") + "_cache_hit@" + start.dt.strftime(
+            "%Y-%m-%dT%H:%M:%S%.6fZ")  # fmt: skip
+        key = pl.when(is_hit).then(pl.coalesce(stable, request_id)).otherwise(request_id)
+
         provider = self._col("custom_llm_provider")
         provider = None if provider is None else provider.cast(pl.String)
         model = self._col("model")
@@ -382,9 +391,10 @@ class _Reader:
         named = {f"_check_{i}": item for i, item in enumerate(self.checks.items())}
         return (
             raw.lazy()
+            .with_columns(**self.stage)
             .select(  # lazy: a value read by several checks is computed once
                 *([] if keep is None else [pl.col(keep)]),
-                request_id.alias("request_id"),
+                key.alias("request_id"),
                 start.alias("event_at"),
                 tenant.alias("tenant_id"),
                 model.cast(pl.String).alias("model"),
@@ -400,7 +410,7 @@ class _Reader:
                 _ms(end - start).alias("latency_ms"),
                 _ms(first - start).alias("first_token_latency_ms"),
                 *(check.alias(name) for name, (_, check) in named.items()),
-                (is_hit & free).alias("_cache_hit"),
+                is_hit.alias("served_from_cache"),
             )
             # each check a column first, so the values it shares with the outputs are computed
             # once (a chain of when/then over the checks defeats common subexpressions: 3x)
