@@ -54,6 +54,8 @@ def ingest(out: SafeConsole, result: IngestResult, every_file: bool = False) -> 
             out.print(
                 f"loaded  {f.name}: read {f.rows_read:,} = loaded {f.rows_loaded:,} + duplicate "
                 f"{f.rows_duplicate:,} + quarantined {f.rows_quarantined:,}"
+                + (f"; {f.rows_served_from_cache:,} of the loaded served from a gateway cache"
+                   if f.rows_served_from_cache else "")
                 + (f"; {f.rows_skipped:,} not usage, left out" if f.rows_skipped else ""),
                 highlight=False,
             )  # fmt: skip

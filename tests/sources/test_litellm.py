@@ -190,10 +190,16 @@ def test_cache_hits_load_as_served_from_cache_under_a_stable_key(loaded: Path) -
     stored = query(loaded, "select request_id from raw.usage_events where served_from_cache")
     assert {r[0] for r in stored} == hits
     assert all(re.search(r"_cache_hit@\d{4}-\d\d-\d\dT[\d:.]+Z$", key) for key in hits)
-    # nothing left out: every record is a usage record (rows_read counts the hits)
+    # nothing left out: every record is a usage record (rows_read counts the hits), and the
+    # manifest counts each file's loaded hits
     rows = query(loaded, "select source, rows_skipped, skip_reasons from raw.load_manifest")
     assert len(rows) == len(FILES)
     assert all(source == "litellm" and not skipped and not why for source, skipped, why in rows)
+    per_file = query(loaded, "select file_id, rows_served_from_cache from raw.load_manifest "
+                             "where rows_served_from_cache > 0 order by 1")  # fmt: skip
+    assert per_file == query(loaded, "select file_id, count(*) from raw.usage_events "
+                                     "where served_from_cache group by 1 order by 1")  # fmt: skip
+    assert sum(n for _, n in per_file) == len(hits)
 
 
 def test_a_request_in_two_files_loads_once_as_a_duplicate(loaded: Path) -> None:
@@ -228,7 +234,10 @@ def test_a_failed_call_is_an_error_and_times_become_latencies(loaded: Path) -> N
 
 def test_a_reexport_whose_cache_hit_ids_changed_adds_nothing(tmp_path: Path) -> None:
     db = tmp_path / "warehouse.duckdb"
-    assert run("ingest", "--source", "litellm", OCTOBER_CSV, "--db", db).exit_code == 0
+    first = run("ingest", "--source", "litellm", OCTOBER_CSV, "--db", db)
+    assert first.exit_code == 0, first.output
+    line = "loaded 9 + duplicate 0 + quarantined 2; 2 of the loaded served from a gateway cache"
+    assert line in first.output
     before = query(db, "select * from raw.usage_events order by request_id")
     result = run("ingest", "--source", "litellm", REEXPORT_CSV, "--db", db)
     assert result.exit_code == 0, result.output

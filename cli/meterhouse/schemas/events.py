@@ -50,6 +50,9 @@ MAX_TOKENS_PER_REQUEST = 100_000_000
 # How far after its load an event may be dated (clock skew, time zones mislabelled as UTC):
 # an event dated later would make "today" the future for forecasts and projections.
 FUTURE_HORIZON = timedelta(days=1)
+# A request a gateway answered from its own response cache (docs/decisions/0028): no vendor
+# cost, billed only by contract; the manifest counts a file's loaded ones.
+CACHE_FLAG = "served_from_cache"
 
 
 COLUMNS: tuple[Column, ...] = (
@@ -86,7 +89,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("gpu_id", "id", False, "The self-hosted GPU that served the request, if any."),
     Column("trace_id", "id", False, "Trace id linking the request to the caller's trace."),
     Column(
-        "served_from_cache",
+        CACHE_FLAG,
         "boolean",
         False,
         "Answered from the gateway's own response cache: no provider call, no vendor cost.",
@@ -98,7 +101,7 @@ TOKEN_COLUMNS = tuple(c.name for c in COLUMNS if c.kind == "tokens")
 # The fields that decide what a request costs: a repeated request_id that differs in any of them
 # is a conflict, not a duplicate. A cache hit costs nothing and is billed by contract.
 BILLING_FIELDS = ("tenant_id", "model", "event_at", "service_tier", *TOKEN_COLUMNS,
-                  "served_from_cache")  # fmt: skip
+                  CACHE_FLAG)  # fmt: skip
 
 
 def _blank(name: str) -> pl.Expr:

@@ -45,7 +45,13 @@ from meterhouse.core.text import format_text
 from meterhouse.errors import MeterhouseError
 from meterhouse.progress import Report
 from meterhouse.schemas.dataset import DTYPES, Dataset, with_load_time
-from meterhouse.schemas.events import CONFLICT_RULE, CONTENT_COLUMNS, EVENTS, SOURCE_FIELD_RULE
+from meterhouse.schemas.events import (
+    CACHE_FLAG,
+    CONFLICT_RULE,
+    CONTENT_COLUMNS,
+    EVENTS,
+    SOURCE_FIELD_RULE,
+)
 from meterhouse.warehouse.db import frame, transaction
 from meterhouse.warehouse.export_files import (
     NAMES,
@@ -67,8 +73,9 @@ class FileOutcome:
     rows_loaded: int = 0
     rows_duplicate: int = 0
     rows_quarantined: int = 0
+    rows_served_from_cache: int = 0  # of rows_loaded: answered from a gateway's own cache
     left_out: dict[str, int] = field(default_factory=dict)  # records that are not usage, by
-    # reason (not in rows_read): an agent span repeating its children's usage, a cache hit
+    # reason (not in rows_read): an agent span repeating its children's usage
     ignored_columns: list[str] = field(default_factory=list)
     content_columns: list[str] = field(default_factory=list)
 
@@ -292,6 +299,7 @@ def ingest(
                 outcome.note(reading, skipped)
         report("deduplicating against everything loaded", steps, steps)
         counts = load.finish()
+        cached = _served_from_cache(con, dataset, first_file_id)
         for index, (plan, outcome) in enumerate(todo):
             file_id = first_file_id + index
             outcome.rows_duplicate, conflicts = counts.get(file_id, (0, 0))
@@ -299,11 +307,13 @@ def ingest(
             outcome.rows_loaded = (
                 outcome.rows_read - outcome.rows_duplicate - outcome.rows_quarantined
             )
+            outcome.rows_served_from_cache = cached.get(file_id, 0)
             con.execute(
                 "insert into raw.load_manifest (file_id, load_id, source_path, size_bytes, "
                 "modified_ns, content_sha256, rows_read, rows_loaded, rows_duplicate, "
                 "rows_quarantined, ignored_columns, loaded_at, dataset, source, rows_skipped, "
-                "skip_reasons) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "skip_reasons, rows_served_from_cache) "
+                "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     file_id, load_id, str(plan.path), plan.size, plan.modified_ns, plan.sha256,
                     outcome.rows_read, outcome.rows_loaded, outcome.rows_duplicate,
@@ -311,10 +321,25 @@ def ingest(
                     outcome.ignored_columns
                     + [f"{c} (content, not stored)" for c in outcome.content_columns],
                     now, dataset.name, source.name, outcome.rows_skipped, outcome.skip_reasons,
+                    outcome.rows_served_from_cache,
                 ],
             )  # fmt: skip
         _verify(con, dataset, first_file_id, todo)
     return result
+
+
+def _served_from_cache(
+    con: duckdb.DuckDBPyConnection, dataset: Dataset, first_file_id: int
+) -> dict[int, int]:
+    """The loaded rows of each file of this load that a gateway served from its cache."""
+    if CACHE_FLAG not in dataset.column_names:
+        return {}
+    rows = con.execute(
+        f"select file_id, count(*) from {dataset.table} where file_id >= ? and {CACHE_FLAG} "
+        "group by 1",
+        [first_file_id],
+    ).fetchall()
+    return {int(file_id): int(n) for file_id, n in rows}
 
 
 def _verify(

@@ -171,12 +171,15 @@ create table if not exists app.usage_forecasts (
 -- before GPU telemetry existed get the column with its default.
 alter table raw.load_manifest add column if not exists dataset varchar default 'usage_events';
 -- The source a file was read as (--source: events, litellm, otel, mapped; docs/sources.md), and
--- the records of it that are not usage (an agent span repeating its children's usage, a
--- gateway cache hit): counted here, by reason, and not in rows_read.
+-- the records of it that are not usage (an agent span repeating its children's usage, a span
+-- of a trace): counted here, by reason, and not in rows_read.
 alter table raw.load_manifest add column if not exists source varchar default 'events';
 alter table raw.load_manifest add column if not exists rows_skipped bigint default 0;
 -- (no default: a list default makes a killed load's WAL need an extension to replay; null = none)
 alter table raw.load_manifest add column if not exists skip_reasons varchar[];
+-- Of rows_loaded, those a gateway answered from its own cache (served_from_cache; decision
+-- 0028): loaded and counted, no vendor cost. 0 on the files of a warehouse from before.
+alter table raw.load_manifest add column if not exists rows_served_from_cache bigint default 0;
 
 -- GPU-hour telemetry (docs/gpu-hour-contract.md), loaded like the events by `meterhouse ingest
 -- --gpu-hours`: one row per GPU and clock hour, hour_at a UTC instant without its zone.
