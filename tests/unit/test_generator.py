@@ -351,6 +351,9 @@ def test_contracts_are_written_for_the_sample_tenants(
     # a grant pays in its tenant's invoice currency
     joined = grants.join(contracts, on="tenant_id", suffix="_contract")
     assert (joined["currency"] == joined["currency_contract"]).all()
+    # enterprise contracts, and only they, bill a gateway's cache hits
+    billed = contracts.filter(pl.col("bill_gateway_cache_hits") == "true")["plan_id"]
+    assert set(billed) == {"enterprise"}
 
 
 def test_the_fleet_is_sized_to_the_traffic(tmp_path: Path) -> None:

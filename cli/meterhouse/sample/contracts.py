@@ -3,7 +3,7 @@
 Most tenants get a contract (the rest are billed on the default plan): a plan, a currency, and
 now and then a discount, graduated volume tiers, a monthly commitment, a free allowance, a
 plan change at a month boundary or a prepaid credit grant, some of which expire inside the
-sample. Money terms are sized from the tenant's expected traffic at a rough list cost per
+sample. Enterprise contracts bill a gateway's cache hits (bill_gateway_cache_hits). Money terms are sized from the tenant's expected traffic at a rough list cost per
 request, so that some commitments are met and some fall short, some credits run out and some
 lapse. Drawn from their own random stream: adding contracts does not change the events.
 """
@@ -25,7 +25,7 @@ HEADERS = {
     "tenant_contracts": [
         "contract_id", "tenant_id", "plan_id", "currency", "discount_ratio",
         "monthly_commitment_amount", "free_tokens_per_month", "bills_failed_requests",
-        "effective_from", "effective_to",
+        "bill_gateway_cache_hits", "effective_from", "effective_to",
     ],
     "contract_volume_tiers": ["contract_id", "from_tokens", "discount_ratio"],
     "credit_grants": ["grant_id", "tenant_id", "currency", "amount", "granted_on", "expires_on"],
@@ -80,7 +80,9 @@ def write_contracts(
             ends = second.isoformat() if k == 0 and len(plans) > 1 else ""
             rows["tenant_contracts"].append([
                 contract, tenant, plan, currency, discount, commitment, free, failed,
-                begins.isoformat(), ends,
+                # an enterprise deal pays for every answered request, cached or not (no draw:
+                # the other terms stay as they were)
+                "true" if plan == "enterprise" else "false", begins.isoformat(), ends,
             ])  # fmt: skip
             if tiered:
                 step = _round_tokens(monthly_tokens[t] * 0.5)
