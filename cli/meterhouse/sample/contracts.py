@@ -3,9 +3,10 @@
 Most tenants get a contract (the rest are billed on the default plan): a plan, a currency, and
 now and then a discount, graduated volume tiers, a monthly commitment, a free allowance, a
 plan change at a month boundary or a prepaid credit grant, some of which expire inside the
-sample. Enterprise contracts bill a gateway's cache hits (bill_gateway_cache_hits). Money terms are sized from the tenant's expected traffic at a rough list cost per
-request, so that some commitments are met and some fall short, some credits run out and some
-lapse. Drawn from their own random stream: adding contracts does not change the events.
+sample. Enterprise contracts bill a gateway's cache hits (bill_gateway_cache_hits). Money
+terms are sized from the tenant's expected traffic at a rough list cost per request, so that
+some commitments are met and some fall short, some credits run out and some lapse. Drawn
+from their own random stream: adding contracts does not change the events.
 """
 
 from __future__ import annotations
