@@ -79,22 +79,27 @@ def read_schema(path: Path, fmt: ExportFormat, lines_as: str | None = None) -> p
     return next(read_batches(path, fmt)).schema
 
 
-def _head(path: Path) -> bytes:
-    with path.open("rb") as handle:
-        return _without_bom(handle.read(SNIFF_BYTES))
-
-
 def _csv_header(path: Path, fmt: ExportFormat) -> pl.Schema:
     """A CSV file's columns, all text, from its first lines (none when it is blank)."""
+    return _csv_columns(_csv_start(path, fmt))
+
+
+def _csv_start(path: Path, fmt: ExportFormat) -> bytes:
+    """A CSV file's first lines (at least its header), checked to be text."""
     with pa.input_stream(str(path), compression=fmt.compression) as stream:
         data = b""
         while (block := bytes(stream.read(SNIFF_BYTES))) and b"\n" not in data.lstrip():
             data += block
     data = _without_bom(data)
     codecs.getincrementaldecoder("utf-8")().decode(data, final=False)  # text, not binary
-    if not data or data.isspace():
+    return data
+
+
+def _csv_columns(start: bytes) -> pl.Schema:
+    """The columns named by the header in `start` (none when it is blank)."""
+    if not start or start.isspace():
         return pl.Schema()
-    return pl.read_csv(data, separator=_delimiter(data), infer_schema=False, n_rows=0).schema
+    return pl.read_csv(start, separator=_delimiter(start), infer_schema=False, n_rows=0).schema
 
 
 def read_batches(
@@ -197,11 +202,11 @@ def _batches(path: Path, fmt: ExportFormat, lines_as: str | None) -> Iterator[pl
         elif fmt.kind == "Parquet":
             yield _from_arrow(pq.read_table(io.BytesIO(_bytes(path, fmt))))
         elif fmt.kind == "CSV" and fmt.compression is None:  # read in place, not copied first
-            header = _csv_header(path, fmt)
-            if not header:  # an empty export (an hour without traffic): no columns
+            start = _csv_start(path, fmt)
+            if not _csv_columns(start):  # an empty export (an hour without traffic)
                 yield pl.DataFrame()
             else:  # Polars skips a byte order mark itself
-                yield pl.read_csv(path, separator=_delimiter(_head(path)), infer_schema=False)
+                yield pl.read_csv(path, separator=_delimiter(start), infer_schema=False)
         elif fmt.kind == "CSV":
             data = _without_bom(_bytes(path, fmt))
             if not data or data.isspace():

@@ -381,7 +381,7 @@ class _Reader:
 
         stable = request_id.str.replace(CACHE_HIT_ID, "") + "_cache_hit@" + start.dt.strftime(
             "%Y-%m-%dT%H:%M:%S%.6fZ")  # fmt: skip
-        key = pl.when(is_hit).then(pl.coalesce(stable, request_id)).otherwise(request_id)
+        stable_id = pl.when(is_hit).then(pl.coalesce(stable, request_id)).otherwise(request_id)
 
         provider = self._col("custom_llm_provider")
         provider = None if provider is None else provider.cast(pl.String)
@@ -394,7 +394,7 @@ class _Reader:
             .with_columns(**self.stage)
             .select(  # lazy: a value read by several checks is computed once
                 *([] if keep is None else [pl.col(keep)]),
-                key.alias("request_id"),
+                stable_id.alias("request_id"),
                 start.alias("event_at"),
                 tenant.alias("tenant_id"),
                 model.cast(pl.String).alias("model"),
