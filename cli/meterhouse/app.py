@@ -6,6 +6,7 @@ from __future__ import annotations
 import typer
 
 from meterhouse.commands import forecast, inputs, invoice, load, report, runs
+from meterhouse.commands.options import MemoryOption
 
 app = typer.Typer(
     help="meterhouse: token-usage billing warehouse. Loads nightly usage exports into DuckDB "
@@ -14,6 +15,14 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+
+
+@app.callback()
+def _every_command(memory_limit: MemoryOption = None) -> None:
+    """meterhouse: token-usage billing warehouse. Loads nightly usage exports into DuckDB and
+    builds the billing models with dbt."""
+
+
 app.command()(load.generate)
 app.command("ingest")(load.ingest)
 app.command()(runs.build)

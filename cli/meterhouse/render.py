@@ -14,6 +14,7 @@ import polars as pl
 from rich.table import Table
 
 from meterhouse.terminal import SafeConsole
+from meterhouse.warehouse import memory
 
 if TYPE_CHECKING:
     from meterhouse.jobs import Forecast, TracedLine
@@ -110,6 +111,7 @@ def source_checks(out: SafeConsole, checks: list[SourceCheck]) -> None:
 def summary(out: SafeConsole, s: Summary, db: Path) -> None:
     span = f"{s.first_date} to {s.last_date}" if s.first_date else "no events yet"
     out.print(f"warehouse {db}", highlight=False)
+    out.print(memory.describe(db), highlight=False)
     out.print(
         f"{s.files} file(s) loaded: rows read {s.rows_read:,} = loaded {s.rows_loaded:,} + "
         f"duplicates {s.rows_duplicate:,} + quarantined {s.rows_quarantined:,}"

@@ -49,7 +49,7 @@ def test_a_load_in_tiny_batches_stores_what_a_whole_load_stores(
     whole = _load(tmp_path / "whole.duckdb", folder)
     monkeypatch.setattr(export_files, "BLOCK_BYTES", 700)  # a few lines a block
     monkeypatch.setattr(export_files, "BATCH_ROWS", 7)
-    monkeypatch.setattr(ingest, "FLUSH_ROWS", 5)
+    monkeypatch.setattr(ingest, "flush_rows", lambda: 5)
     batched = _load(tmp_path / "batched.duckdb", folder)
     assert batched == whole
     manifest = query(tmp_path / "batched.duckdb",

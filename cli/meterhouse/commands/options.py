@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import date
 from pathlib import Path
 from typing import Annotated, cast, get_args
@@ -13,6 +14,7 @@ from meterhouse.core.months import parse_month
 from meterhouse.errors import MeterhouseError
 from meterhouse.terminal import set_verbose
 from meterhouse.warehouse.db import DB_ENV
+from meterhouse.warehouse.memory import MEMORY_ENV, parse_size
 from meterhouse.warehouse.spark import TARGET_ENV, Target
 
 DbOption = Annotated[
@@ -74,6 +76,34 @@ VerboseOption = Annotated[
 AllowUnpricedOption = Annotated[
     bool,
     typer.Option(help="Invoice tenants with unpriced usage anyway (that usage is left out)."),
+]
+
+
+def _set_memory_limit(text: str | None) -> str | None:
+    """Check the --memory-limit and give it to every part of the run (the warehouse's
+    sessions, the loader, dbt's child process) through the environment."""
+    if text is not None:
+        try:
+            parse_size(text)
+        except MeterhouseError as exc:
+            raise typer.BadParameter(str(exc)) from exc
+        os.environ[MEMORY_ENV] = text
+    return text
+
+
+MemoryOption = Annotated[
+    str | None,
+    typer.Option(
+        "--memory-limit",
+        envvar=MEMORY_ENV,
+        metavar="SIZE",
+        callback=_set_memory_limit,
+        help="Memory the whole run may use, e.g. 4GB or 512MiB: the CLI and its dbt child "
+        "together. DuckDB gets it less a reserve (half, at most 1.5 GiB) and spills past it to "
+        "<warehouse>.tmp (env METERHOUSE_SPILL_DIR). Default: 75% of the memory available, "
+        f"the cgroup's limit included. Give it before the command. Env {MEMORY_ENV}.",
+        show_default=False,
+    ),
 ]
 
 

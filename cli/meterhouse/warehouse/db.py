@@ -22,6 +22,7 @@ import polars as pl
 
 from meterhouse.errors import MeterhouseError
 from meterhouse.warehouse.lock import warehouse_lock
+from meterhouse.warehouse.memory import duckdb_settings
 from meterhouse.warehouse.upgrade import (
     LATEST,
     back_up,
@@ -130,9 +131,10 @@ def connect(db: Path, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyCon
 
 @contextmanager
 def _session(db: Path, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A DuckDB connection to `db` in UTC, DuckDB's file errors turned into messages."""
+    """A DuckDB connection to `db` in UTC, within the memory budget (warehouse/memory.py),
+    DuckDB's file errors turned into messages."""
     try:
-        con = duckdb.connect(str(db), read_only=read_only)
+        con = duckdb.connect(str(db), read_only=read_only, config=duckdb_settings(db))
     except duckdb.Error as exc:
         message = describe_duckdb_error(db, exc)
         if message is None:
@@ -186,6 +188,16 @@ def transaction(con: duckdb.DuckDBPyConnection, **tables: object) -> Iterator[No
     finally:
         for name in tables:
             con.unregister(name)
+
+
+def with_table(
+    con: duckdb.DuckDBPyConnection, name: str, table: pl.DataFrame, sql: str
+) -> duckdb.DuckDBPyRelation | None:
+    """`sql` (a query or an insert) reading `table` under `name`, for this statement only.
+    Unlike `register`, which a transaction's many statements share, nothing outlives the
+    statement: DuckDB keeps a table registered inside a transaction, even unregistered, until
+    the transaction ends, so a load's batches would all stay in memory (decision 0029)."""
+    return con.from_arrow(table).query(name, sql)
 
 
 def frame(con: duckdb.DuckDBPyConnection, sql: str, params: object = None) -> pl.DataFrame:

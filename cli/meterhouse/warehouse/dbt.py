@@ -34,6 +34,7 @@ from meterhouse.terminal import printable_line
 from meterhouse.warehouse.db import DB_ENV, connect, describe_duckdb_text
 from meterhouse.warehouse.dbt_output import node_name, report, run_logged
 from meterhouse.warehouse.lock import dbt_dir, warehouse_lock
+from meterhouse.warehouse.memory import PROFILE_ENV, duckdb_settings
 from meterhouse.warehouse.prices import reprice_if_rating_changed
 from meterhouse.warehouse.spark import (
     SOURCE_SCHEMAS,
@@ -55,6 +56,23 @@ OPTIONAL_FILES = ("gpu_inventory",)
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 # In the dbt folder: the project files the rated days were rated with (warehouse.prices)
 RATED_WITH = "rated-with.json"
+
+
+def child_env(db: Path, target: str, own_contracts: bool) -> dict[str, str]:
+    """The environment of dbt's child process: profiles.yml reads the warehouse file, the
+    target, the Spark folder and DuckDB's memory settings (warehouse/memory.py) from it, and
+    dbt_project.yml the contracts copy when the run has its own contracts."""
+    env = {
+        **os.environ,
+        DB_ENV: str(db),
+        TARGET_ENV: target,
+        SPARK_DIR_ENV: str(spark_dir(db)),
+        **{PROFILE_ENV[name]: str(value) for name, value in duckdb_settings(db).items()},
+    }
+    env.pop(CONTRACTS_ENV, None)
+    if own_contracts:
+        env[CONTRACTS_ENV] = CONTRACTS_COPY
+    return env
 
 
 def _dbt_executable() -> str:
@@ -150,11 +168,7 @@ def run_dbt(
         )
     if contracts is not None:
         check_contracts(contracts)
-    # profiles.yml reads the file, the target and the Spark folder from here
-    env = {**os.environ, DB_ENV: str(db), TARGET_ENV: target, SPARK_DIR_ENV: str(spark_dir(db))}
-    env.pop(CONTRACTS_ENV, None)
-    if contracts is not None:
-        env[CONTRACTS_ENV] = CONTRACTS_COPY
+    env = child_env(db, target, contracts is not None)
     own = dbt_dir(db)
     with warehouse_lock(db, exclusive=True):  # across the child's run: no reader breaks it
         folder = _prepare_project(db, contracts)

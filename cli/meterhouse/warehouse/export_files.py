@@ -30,6 +30,7 @@ import pyarrow.parquet as pq
 
 from meterhouse.core.sources import decoded_column
 from meterhouse.errors import MeterhouseError
+from meterhouse.warehouse.memory import duckdb_settings
 
 KINDS = {".parquet": "Parquet", ".csv": "CSV", ".tsv": "CSV", ".jsonl": "JSON Lines",
          ".ndjson": "JSON Lines"}  # fmt: skip
@@ -131,7 +132,7 @@ def with_json_values(frame: pl.DataFrame, json_paths: Mapping[str, Sequence[str]
     if not wanted:
         return frame
     columns = frame.select(list(wanted))  # read by name in the query below
-    con = duckdb.connect()
+    con = duckdb.connect(config=duckdb_settings())
     values = con.sql(
         f"select {_json_values_sql(wanted, dict(columns.schema))} from columns"
     ).to_arrow_table()
@@ -170,7 +171,7 @@ def _parquet_with_json_values(
     path: Path, fmt: ExportFormat, wanted: Mapping[str, Sequence[str]]
 ) -> Iterator[pl.DataFrame]:
     schema = read_schema(path, fmt)
-    con = duckdb.connect()
+    con = duckdb.connect(config=duckdb_settings())
     try:
         con.execute("set TimeZone = 'UTC'")  # a tz-aware timestamp comes out as UTC
         reader = con.sql(

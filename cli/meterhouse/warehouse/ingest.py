@@ -6,11 +6,13 @@ every new file is in, with its manifest row, or nothing is. Each file (Parquet, 
 Lines, plain or compressed: warehouse/export_files.py) is read with Polars,
 mapped to the dataset's canonical row and checked against its rules; rows that break a rule go
 to its quarantine table. A file is read in batches (export_files.read_batches), and the valid
-rows are deduplicated on the dataset's key by the Polars core each time FLUSH_ROWS of them are
-waiting (or at the end): against each other (path order, then row order: the first copy wins)
-and against the warehouse's copies, fetched with one scan of their keys; then inserted. A
-load's memory is so bounded by the batch and FLUSH_ROWS, not by the files, and rows inserted
-by an earlier flush of the same load are the warehouse's copies for the next one. A repeat whose
+rows are deduplicated on the dataset's key by the Polars core each time enough of them are
+waiting (memory.flush_rows: what the memory budget holds; or at the end): against each other
+(path order, then row order: the first copy wins) and against the warehouse's copies, fetched
+with one scan of their keys; then inserted. A load's memory is so bounded by the batch and the
+flush, not by the files (each statement reads its frame through db.with_table, so nothing piles
+up in the transaction), and rows inserted by an earlier flush of the same load are the
+warehouse's copies for the next one. A repeat whose
 compared fields differ is a conflict: the first copy stays, the repeat is quarantined, nothing
 is summed. The days that received rows are recorded in raw.changed_days in the same
 transaction, for the incremental models (docs/decisions/0004). See docs/decisions/0001.
@@ -52,7 +54,7 @@ from meterhouse.schemas.events import (
     EVENTS,
     SOURCE_FIELD_RULE,
 )
-from meterhouse.warehouse.db import frame, transaction
+from meterhouse.warehouse.db import transaction, with_table
 from meterhouse.warehouse.export_files import (
     NAMES,
     export_format,
@@ -61,6 +63,7 @@ from meterhouse.warehouse.export_files import (
     with_json_values,
 )
 from meterhouse.warehouse.holds import record_changed_days
+from meterhouse.warehouse.memory import flush_rows
 
 
 @dataclass
@@ -106,10 +109,6 @@ class IngestResult:
 
     def total(self, what: str) -> int:
         return sum(int(getattr(f, what)) for f in self.files)
-
-
-# Valid rows waiting to be deduplicated and inserted, at most (about 100 MB in Polars).
-FLUSH_ROWS = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -504,20 +503,17 @@ def _quarantine(
     con: duckdb.DuckDBPyConnection, dataset: Dataset, rows: pl.DataFrame, now: datetime
 ) -> None:
     """Store quarantined rows; `row` (a struct of the row's values) is kept as JSON."""
-    con.register("_quarantine", rows)
-    con.execute(
+    with_table(
+        con, "_quarantine", rows.with_columns(quarantined_at=pl.lit(now, pl.Datetime("us"))),
         f"insert into {dataset.quarantine_table} by name select * exclude (row), "
-        "to_json(row)::varchar as row_json, ?::timestamp as quarantined_at from _quarantine",
-        [now],
-    )
-    con.unregister("_quarantine")
+        "to_json(row)::varchar as row_json from _quarantine",
+    )  # fmt: skip
 
 
 def _copies_in_warehouse(
     con: duckdb.DuckDBPyConnection, dataset: Dataset, load: pl.DataFrame
 ) -> pl.DataFrame:
     """The warehouse's rows for the keys of this load: one scan of the loaded keys."""
-    con.register("_load", load.select(dataset.key))
     columns = ", ".join(f"e.{c}" for c in copy_columns(dataset))
     query = (
         f"select {columns} from {dataset.table} e "
@@ -526,13 +522,15 @@ def _copies_in_warehouse(
     [(loaded,)] = con.execute(f"select count(*) from {dataset.table}").fetchall()
     if not loaded:  # a first load: nothing to look up, and the semi join would hash every key
         query += " limit 0"
-    earlier = frame(con, query)
-    con.unregister("_load")
+    found = with_table(con, "_load", load.select(dataset.key), query)
+    assert found is not None  # a query has rows
+    earlier = pl.from_arrow(found.to_arrow_table())
+    assert isinstance(earlier, pl.DataFrame)
     return earlier
 
 
 class _Load:
-    """The valid rows of a load on their way in: inserted FLUSH_ROWS at a time (each flush
+    """The valid rows of a load on their way in: inserted flush_rows at a time (each flush
     deduplicated against what earlier flushes inserted), the changed days recorded once."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, dataset: Dataset, now: datetime):
@@ -540,10 +538,11 @@ class _Load:
         self.waiting: list[pl.DataFrame] = []
         self.counts: dict[int, tuple[int, int]] = {}
         self.days: list[pl.DataFrame] = []
+        self.flush_rows = flush_rows()  # valid rows waiting, at most (warehouse/memory.py)
 
     def add(self, rows: pl.DataFrame) -> None:
         self.waiting.append(rows)
-        if sum(f.height for f in self.waiting) >= FLUSH_ROWS:
+        if sum(f.height for f in self.waiting) >= self.flush_rows:
             self._flush()
 
     def _flush(self) -> None:
@@ -580,10 +579,9 @@ def _load_new_rows(
     """
     earlier = _copies_in_warehouse(con, dataset, load)
     is_new = load.select(is_new_row(dataset, earlier)).to_series()
-    con.register("_load", load.with_columns(_is_new=is_new))  # no copy of the rows
-    con.execute(f"insert into {dataset.table} by name select * exclude (_is_new) "
-                "from _load where _is_new")  # fmt: skip
-    con.unregister("_load")
+    with_table(con, "_load", load.with_columns(_is_new=is_new),  # no copy of the rows
+               f"insert into {dataset.table} by name select * exclude (_is_new) "
+               "from _load where _is_new")  # fmt: skip
     days = (
         load.select(dataset.day.alias("usage_date"), "file_id")  # two columns, not the rows
         .filter(is_new)

@@ -21,6 +21,7 @@ from typing import Literal
 import duckdb
 
 from meterhouse.errors import MeterhouseError
+from meterhouse.warehouse.memory import duckdb_settings
 from meterhouse.warehouse.sql_text import (
     duckdb_file,
     duckdb_identifier,
@@ -96,7 +97,7 @@ def spark_marts(db: Path) -> Iterator[duckdb.DuckDBPyConnection]:
             f"no Spark build of {db} (looked for {marts}): run 'meterhouse build --target spark' "
             "first."
         )
-    con = duckdb.connect()
+    con = duckdb.connect(config=duckdb_settings(db))
     try:
         con.execute("set TimeZone = 'UTC'; create schema raw; create schema app")
         layers = [(schema, folder / schema) for schema in SOURCE_SCHEMAS] + [("main", marts)]
