@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import polars as pl
 
 from meterhouse.core.invoices import csv_documents, documents
+from meterhouse.core.parallel import in_parallel
 from meterhouse.files import safe_name
 from meterhouse.pdf import render_pdf
 from meterhouse.progress import Report
@@ -19,6 +20,22 @@ from meterhouse.schemas.invoices import DOCUMENTS_OUT, split_valid
 from meterhouse.warehouse.invoices import MonthInvoices
 
 FORMATS = ("json", "csv", "pdf")
+# A worker process costs about a second to start (fpdf and the fonts imported, once): with
+# fewer PDFs than this each, they are drawn in this process.
+PDFS_PER_WORKER = 40
+
+
+def _pdfs(docs: list[tuple[str, str]]) -> list[tuple[str, str, bytes | None, str | None]]:
+    """Each (invoice id, JSON document) drawn as a PDF: (invoice id, tenant, PDF, None), or
+    (invoice id, tenant, None, why) for a document that cannot be drawn."""
+    drawn: list[tuple[str, str, bytes | None, str | None]] = []
+    for invoice, text in docs:
+        doc = json.loads(text)
+        try:
+            drawn.append((invoice, doc["tenant_id"], render_pdf(doc), None))
+        except Exception as exc:  # one tenant's document never stops the others
+            drawn.append((invoice, doc["tenant_id"], None, f"{type(exc).__name__}: {exc}"))
+    return drawn
 
 
 def render_invoices(
@@ -42,19 +59,20 @@ def render_invoices(
         lines = month.lines.filter(pl.col("invoice_id").is_in(made))
         for invoice, text in csv_documents(lines).collect().rows():
             files[f"{safe_name(invoice)}.csv"] = text.encode()
-    total = len(docs)
-    for done, (invoice, text) in enumerate(docs.rows(), start=1):
-        name = safe_name(invoice)
+    for invoice, text in docs.rows():
         if "json" in formats:
-            files[f"{name}.json"] = text.encode()
-        if "pdf" in formats:
-            doc = json.loads(text)
-            try:
-                files[f"{name}.pdf"] = render_pdf(doc)
-            except Exception as exc:  # one tenant's document never stops the others
-                refused[doc["tenant_id"]] = f"its PDF cannot be drawn ({type(exc).__name__}: {exc})"
-                for suffix in (".json", ".csv"):
-                    files.pop(f"{name}{suffix}", None)
-            if done == total or done % max(1, total // 20) == 0:  # about 20 updates
-                report(f"render PDF {invoice}", done, total)
+            files[f"{safe_name(invoice)}.json"] = text.encode()
+    if "pdf" in formats:
+        ids, total = docs["invoice_id"].to_list(), len(docs)
+        for invoice, tenant, pdf, error in in_parallel(  # in order: the first n are drawn
+            _pdfs, docs.rows(), per_worker=PDFS_PER_WORKER,
+            done=lambda n: report(f"render PDF {ids[n - 1]}", n, total),
+        ):  # fmt: skip
+            name = safe_name(invoice)
+            if pdf is not None:
+                files[f"{name}.pdf"] = pdf
+                continue
+            refused[tenant] = f"its PDF cannot be drawn ({error})"  # never stops the others
+            for suffix in (".json", ".csv"):
+                files.pop(f"{name}{suffix}", None)
     return files, refused

@@ -23,6 +23,7 @@ import unicodedata
 from collections.abc import Iterator
 from contextlib import nullcontext, suppress
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
@@ -548,8 +549,11 @@ def _row(pdf: FPDF, cells: tuple[str, str, str, str], bold: bool = False) -> Non
 
 
 def render_pdf(doc: dict[str, Any]) -> bytes:
-    """One invoice document (docs/invoice-schema.md) as PDF bytes."""
+    """One invoice document (docs/invoice-schema.md) as PDF bytes. An issued invoice's PDF is
+    dated at its issue, so it is the same bytes each time it is drawn; a draft's, now."""
     pdf = _Invoice(format="A4")
+    if doc.get("issued_at"):
+        pdf.set_creation_date(datetime.fromisoformat(doc["issued_at"]))
     made: list[Path] = []
     try:
         _add_fonts(pdf, [_clean(v) for v in _strings(doc)], made)

@@ -13,6 +13,7 @@ import duckdb
 import pypdf
 import pytest
 
+from meterhouse import documents
 from tests.conftest import SHARED_DATA, event_rows, query, run
 
 MONTH = "2026-09"
@@ -265,3 +266,19 @@ def test_a_month_is_partly_issued_naming_the_tenants(warehouse: Path, tmp_path: 
     assert again.exit_code == 1  # still refused by name; the issued ones stay as they are
     assert "were issued before and stay as they are" in again.output
     assert "refused tn_0002" in again.output
+
+
+def test_issued_pdfs_drawn_on_every_core_are_the_ones_drawn_on_one(
+    warehouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After the issue above: an invoice run's PDFs are drawn by worker processes, and an
+    issued invoice's PDF is the same bytes however, and however often, it is drawn."""
+    drawn = {}
+    for per_worker in (1, 10**6):  # a worker for every PDF (at most a core each), then none
+        monkeypatch.setattr(documents, "PDFS_PER_WORKER", per_worker)
+        out = tmp_path / f"per-worker-{per_worker}"
+        code, output = invoice(warehouse, out, "--format", "pdf")
+        assert code == 1, output  # tn_0002 is refused (unpriced), the others are written
+        drawn[per_worker] = {p.name: p.read_bytes() for p in sorted(out.iterdir())}
+    assert len(drawn[1]) >= 7
+    assert drawn[1] == drawn[10**6]

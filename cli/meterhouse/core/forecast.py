@@ -29,13 +29,13 @@ flags) at each origin before calling it, so nothing after an origin can leak in.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
 import numpy as np
 import polars as pl
+
+from meterhouse.core.parallel import in_parallel
 
 SEASON = 7
 Z80, Z95 = 1.2815515655446004, 1.959963984540054
@@ -430,28 +430,6 @@ def _backtest_chunk(
         for method in methods
         for origin, history, actual, made in backtest_forecasts(tokens, h, origins, method, storms)
     ]
-
-
-def in_parallel(work: Callable[..., list[Any]], items: list[Item], *args: object) -> list[Any]:
-    """Run `work(chunk, *args)` over chunks of `items` on every core; results in order.
-    Workers start from a fork server (started with the BLAS limits below), not a fork of this
-    process, which may hold DuckDB's threads and locks."""
-    import multiprocessing
-    import os
-    from concurrent.futures import ProcessPoolExecutor
-
-    workers = max(1, min(os.cpu_count() or 1, len(items) // 8 or 1))
-    if workers == 1:
-        return list(work(items, *args))
-    # One BLAS thread per worker: the pool is the parallelism. With a BLAS thread pool in each
-    # worker as well, the small matrices of ETS fitting made the pool 4x slower than one core.
-    for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ.setdefault(variable, "1")
-    size = math.ceil(len(items) / (workers * 4))
-    chunks = [items[i : i + size] for i in range(0, len(items), size)]
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver")) as pool:
-        done = pool.map(work, chunks, *([a] * len(chunks) for a in args))
-        return [row for chunk in done for row in chunk]
 
 
 def _with_storms(
