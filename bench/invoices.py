@@ -9,7 +9,9 @@ built warehouse:
       check the marts (Pandera), assemble every JSON document and CSV text in Polars, check;
   (c) writing those 2 files per invoice into a new folder (staged, then renamed into place),
       and (f) the file system's floor: the same bytes to as many new files, bare Python;
-  (d) PDF rendering, per invoice, over the 50 invoices with the most lines.
+  (d) PDF rendering, per invoice, over the 50 invoices with the most lines;
+  (e) every PDF of the month as `meterhouse invoice --format pdf` draws them, on every core,
+      against the same drawn on one core (one run each: target, the one-core time / cores).
 (a), (b), (c) and (f) are each the best of 3 runs. Prints times, the ratios b/a (target <= 3) and
 (b + c)/(a + f), and what one PDF costs. Run with `.venv/bin/python bench/invoices.py`.
 """
@@ -17,6 +19,7 @@ built warehouse:
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -24,6 +27,7 @@ import time
 from datetime import date
 from pathlib import Path
 
+from meterhouse import documents
 from meterhouse.documents import render_invoices, render_pdf
 from meterhouse.files import write_files
 from meterhouse.paths import shared_data_dir
@@ -102,6 +106,15 @@ def main() -> None:
             for name, content in files.items():
                 (folder / name).write_bytes(content)
 
+        def pdfs(per_worker: int) -> float:
+            documents.PDFS_PER_WORKER = per_worker
+            found = read_month(con, MONTH, [], allow_unpriced=True)
+            begin = time.perf_counter()
+            render_invoices(found, ["pdf"], "bench", lambda *_: None)
+            return time.perf_counter() - begin
+
+        shipped = documents.PDFS_PER_WORKER
+        pdf_one, pdf_all = pdfs(10**9), pdfs(shipped)
         c, _ = best_of(3, write)
         f, _ = best_of(3, bare_write)
         [(events,)] = con.execute("select count(*) from raw.usage_events").fetchall()
@@ -124,6 +137,11 @@ def main() -> None:
     print(f"    b/a: {b / a:.1f} (target <= 3);  (b + c)/(a + f): {(b + c) / (a + f):.2f}")
     print(f"(d) one PDF ({mean_lines:.0f} lines on average, {size:.0f} KiB): {per_pdf * 1000:.1f} "
           f"ms; all {len(totals):,} invoices: about {per_pdf * len(totals):.0f} s")  # fmt: skip
+    cores = os.cpu_count() or 1
+    print(
+        f"(e) every PDF of the month: {pdf_all:.1f} s on {cores} cores, {pdf_one:.1f} s on one "
+        f"({pdf_one / pdf_all:.2f}x; target {cores}x: the one-core time / cores)"
+    )
 
 
 if __name__ == "__main__":
