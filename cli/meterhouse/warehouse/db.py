@@ -190,14 +190,25 @@ def transaction(con: duckdb.DuckDBPyConnection, **tables: object) -> Iterator[No
             con.unregister(name)
 
 
-def with_table(
-    con: duckdb.DuckDBPyConnection, name: str, table: pl.DataFrame, sql: str
-) -> duckdb.DuckDBPyRelation | None:
-    """`sql` (a query or an insert) reading `table` under `name`, for this statement only.
-    Unlike `register`, which a transaction's many statements share, nothing outlives the
-    statement: DuckDB keeps a table registered inside a transaction, even unregistered, until
-    the transaction ends, so a load's batches would all stay in memory (decision 0029)."""
-    return con.from_arrow(table).query(name, sql)
+def with_table(con: duckdb.DuckDBPyConnection, table: pl.DataFrame, sql: str) -> None:
+    """Run `sql` (an insert or any statement without rows), which reads `table` as `_frame`,
+    for this statement only: DuckDB finds the frame by that name among this function's
+    variables (its replacement scan). Unlike `register`, which a transaction's statements
+    share, nothing outlives the statement: DuckDB keeps a table registered inside a
+    transaction, even unregistered, until the transaction ends, so a load's batches would all
+    stay in memory (decision 0029). (`from_arrow(...).query(...)` keeps nothing either, but
+    reports a failed insert, a full disk, as an aborted transaction.)"""
+    _frame = table  # read by name by DuckDB
+    con.execute(sql)
+
+
+def rows_with_table(con: duckdb.DuckDBPyConnection, table: pl.DataFrame, sql: str) -> pl.DataFrame:
+    """The rows of the query `sql`, which reads `table` as `_frame` (as in `with_table`), as a
+    Polars frame."""
+    _frame = table  # read by name by DuckDB
+    rows = pl.from_arrow(con.sql(sql).to_arrow_table())
+    assert isinstance(rows, pl.DataFrame)
+    return rows
 
 
 def frame(con: duckdb.DuckDBPyConnection, sql: str, params: object = None) -> pl.DataFrame:

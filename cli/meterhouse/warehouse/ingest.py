@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -54,7 +55,7 @@ from meterhouse.schemas.events import (
     EVENTS,
     SOURCE_FIELD_RULE,
 )
-from meterhouse.warehouse.db import transaction, with_table
+from meterhouse.warehouse.db import rows_with_table, transaction, with_table
 from meterhouse.warehouse.export_files import (
     NAMES,
     export_format,
@@ -232,25 +233,36 @@ def _triage(
     outcomes: list[FileOutcome] = []
     todo: list[tuple[_Planned, FileOutcome]] = []
     changed: list[str] = []
-    for index, (path, name) in enumerate(files.items()):
+    known: dict[Path, datetime | None] = {}
+    for path in files:
         stat = path.stat()
-        at = unchanged.get((str(path), stat.st_size, stat.st_mtime_ns))
-        if at is not None:
-            outcomes.append(FileOutcome(path, name, f"already loaded on {at:%Y-%m-%d %H:%M} UTC",
-                                        loaded_before=True))  # fmt: skip
-            continue
-        report(f"checking {name}", index, 2 * len(files))
-        plan = _plan(path, dataset, source)
-        if plan.sha256 in by_hash:
-            other, at = by_hash[plan.sha256]
-            again = other == str(path)
-            why = f"already loaded{'' if again else f' as {other}'} on {at:%Y-%m-%d %H:%M} UTC"
-            outcomes.append(FileOutcome(path, name, why, loaded_before=again))
-            continue
-        if str(path) in by_path and not allow_changed:
-            changed.append(str(path))
-        outcomes.append(FileOutcome(path, name))
-        todo.append((plan, outcomes[-1]))
+        known[path] = unchanged.get((str(path), stat.st_size, stat.st_mtime_ns))
+    # the other files checked and hashed on every core (hashing and reading release the GIL),
+    # taken in path order: the first file that cannot be loaded is the one named
+    pool = ThreadPoolExecutor(os.cpu_count() or 1)
+    try:
+        plans = pool.map(lambda p: _plan(p, dataset, source),
+                         [p for p in files if known[p] is None])  # fmt: skip
+        for index, (path, name) in enumerate(files.items()):
+            at = known[path]
+            if at is not None:
+                outcomes.append(FileOutcome(path, name, f"already loaded on {at:%Y-%m-%d %H:%M} "
+                                            "UTC", loaded_before=True))  # fmt: skip
+                continue
+            report(f"checking {name}", index, 2 * len(files))
+            plan = next(plans)
+            if plan.sha256 in by_hash:
+                other, at = by_hash[plan.sha256]
+                again = other == str(path)
+                why = f"already loaded{'' if again else f' as {other}'} on {at:%Y-%m-%d %H:%M} UTC"
+                outcomes.append(FileOutcome(path, name, why, loaded_before=again))
+                continue
+            if str(path) in by_path and not allow_changed:
+                changed.append(str(path))
+            outcomes.append(FileOutcome(path, name))
+            todo.append((plan, outcomes[-1]))
+    finally:  # a file that cannot be loaded stops the checks of the files after it
+        pool.shutdown(cancel_futures=True)
     if changed:
         raise MeterhouseError(
             "these files were loaded before and their content has changed since: "
@@ -504,9 +516,9 @@ def _quarantine(
 ) -> None:
     """Store quarantined rows; `row` (a struct of the row's values) is kept as JSON."""
     with_table(
-        con, "_quarantine", rows.with_columns(quarantined_at=pl.lit(now, pl.Datetime("us"))),
+        con, rows.with_columns(quarantined_at=pl.lit(now, pl.Datetime("us"))),
         f"insert into {dataset.quarantine_table} by name select * exclude (row), "
-        "to_json(row)::varchar as row_json from _quarantine",
+        "to_json(row)::varchar as row_json from _frame",
     )  # fmt: skip
 
 
@@ -517,16 +529,12 @@ def _copies_in_warehouse(
     columns = ", ".join(f"e.{c}" for c in copy_columns(dataset))
     query = (
         f"select {columns} from {dataset.table} e "
-        f"semi join _load l using ({', '.join(dataset.key)})"
+        f"semi join _frame l using ({', '.join(dataset.key)})"
     )
     [(loaded,)] = con.execute(f"select count(*) from {dataset.table}").fetchall()
     if not loaded:  # a first load: nothing to look up, and the semi join would hash every key
         query += " limit 0"
-    found = with_table(con, "_load", load.select(dataset.key), query)
-    assert found is not None  # a query has rows
-    earlier = pl.from_arrow(found.to_arrow_table())
-    assert isinstance(earlier, pl.DataFrame)
-    return earlier
+    return rows_with_table(con, load.select(dataset.key), query)
 
 
 class _Load:
@@ -579,9 +587,9 @@ def _load_new_rows(
     """
     earlier = _copies_in_warehouse(con, dataset, load)
     is_new = load.select(is_new_row(dataset, earlier)).to_series()
-    with_table(con, "_load", load.with_columns(_is_new=is_new),  # no copy of the rows
+    with_table(con, load.with_columns(_is_new=is_new),  # no copy of the rows
                f"insert into {dataset.table} by name select * exclude (_is_new) "
-               "from _load where _is_new")  # fmt: skip
+               "from _frame where _is_new")  # fmt: skip
     days = (
         load.select(dataset.day.alias("usage_date"), "file_id")  # two columns, not the rows
         .filter(is_new)
