@@ -132,7 +132,7 @@ def with_json_values(frame: pl.DataFrame, json_paths: Mapping[str, Sequence[str]
     if not wanted:
         return frame
     columns = frame.select(list(wanted))  # read by name in the query below
-    con = duckdb.connect(config=duckdb_settings())
+    con = _reader()
     values = con.sql(
         f"select {_json_values_sql(wanted, dict(columns.schema))} from columns"
     ).to_arrow_table()
@@ -163,6 +163,14 @@ def _json_values_sql(wanted: Mapping[str, Sequence[str]], types: Mapping[str, ob
     return ", ".join(items)
 
 
+def _reader() -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB that hands its results to Polars in Polars' own Arrow layout
+    (string views, 64-bit list offsets): converting DuckDB's default layout cost as much as
+    reading the file and parsing its JSON."""
+    return duckdb.connect(config={**duckdb_settings(), "produce_arrow_string_view": True,
+                                  "arrow_large_buffer_size": True})  # fmt: skip
+
+
 def _quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -171,7 +179,7 @@ def _parquet_with_json_values(
     path: Path, fmt: ExportFormat, wanted: Mapping[str, Sequence[str]]
 ) -> Iterator[pl.DataFrame]:
     schema = read_schema(path, fmt)
-    con = duckdb.connect(config=duckdb_settings())
+    con = _reader()
     try:
         con.execute("set TimeZone = 'UTC'")  # a tz-aware timestamp comes out as UTC
         reader = con.sql(

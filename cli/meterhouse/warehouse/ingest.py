@@ -556,7 +556,7 @@ class _Load:
     def _flush(self) -> None:
         if not self.waiting:
             return
-        load = pl.concat(self.waiting, rechunk=False)
+        load = pl.concat(self.waiting, rechunk=True)
         self.waiting = []
         counts, days = _load_new_rows(self.con, self.dataset, load, self.now)
         for file_id, (duplicates, conflicts) in counts.items():
