@@ -212,10 +212,11 @@ def _batches(path: Path, fmt: ExportFormat, lines_as: str | None) -> Iterator[pl
             yield _from_arrow(pq.read_table(io.BytesIO(_bytes(path, fmt))))
         elif fmt.kind == "CSV" and fmt.compression is None:  # read in place, not copied first
             start = _csv_start(path, fmt)
-            if not _csv_columns(start):  # an empty export (an hour without traffic)
+            columns = _csv_columns(start)
+            if not columns:  # an empty export (an hour without traffic)
                 yield pl.DataFrame()
             else:  # Polars skips a byte order mark itself
-                yield from _csv_batches(path, _delimiter(start), _csv_columns(start))
+                yield from _csv_batches(path, _delimiter(start), columns)
         elif fmt.kind == "CSV":
             data = _without_bom(_bytes(path, fmt))
             if not data or data.isspace():
