@@ -19,6 +19,7 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
+import pyarrow as pa
 
 from meterhouse.errors import MeterhouseError
 from meterhouse.warehouse.lock import warehouse_lock
@@ -190,6 +191,13 @@ def transaction(con: duckdb.DuckDBPyConnection, **tables: object) -> Iterator[No
             con.unregister(name)
 
 
+def as_arrow(table: pl.DataFrame) -> pa.Table:
+    """`table` as Arrow in Polars' own layout (string views), for DuckDB to read: no copy.
+    Handed a Polars frame, DuckDB converts it to the oldest layout first, copying every string
+    (for a load of LiteLLM's 1.2 KB metadata JSON a row, that copy cost as much as parsing it)."""
+    return table.to_arrow(compat_level=pl.CompatLevel.newest())
+
+
 def with_table(con: duckdb.DuckDBPyConnection, table: pl.DataFrame, sql: str) -> None:
     """Run `sql` (an insert or any statement without rows), which reads `table` as `_frame`,
     for this statement only: DuckDB finds the frame by that name among this function's
@@ -198,14 +206,14 @@ def with_table(con: duckdb.DuckDBPyConnection, table: pl.DataFrame, sql: str) ->
     transaction, even unregistered, until the transaction ends, so a load's batches would all
     stay in memory (decision 0029). (`from_arrow(...).query(...)` keeps nothing either, but
     reports a failed insert, a full disk, as an aborted transaction.)"""
-    _frame = table  # read by name by DuckDB
+    _frame = as_arrow(table)  # read by name by DuckDB
     con.execute(sql)
 
 
 def rows_with_table(con: duckdb.DuckDBPyConnection, table: pl.DataFrame, sql: str) -> pl.DataFrame:
     """The rows of the query `sql`, which reads `table` as `_frame` (as in `with_table`), as a
     Polars frame."""
-    _frame = table  # read by name by DuckDB
+    _frame = as_arrow(table)  # read by name by DuckDB
     rows = pl.from_arrow(con.sql(sql).to_arrow_table())
     assert isinstance(rows, pl.DataFrame)
     return rows
