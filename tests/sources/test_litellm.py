@@ -305,19 +305,23 @@ def _adapt(raw: pl.DataFrame, where: str) -> Adapted:
 
 def test_times_as_dumps_and_payloads_write_them_are_read_as_utc() -> None:
     raw = pl.DataFrame({
-        "request_id": ["a", "b", "c", "d"],
+        "request_id": ["a", "b", "c", "d", "e"],
         "startTime": ["2026-10-01 12:00:00.5+00", "2026-10-01T14:00:00.5+02:00",
-                      "1790856000.5", "yesterday"],
-        "endTime": ["2026-10-01 12:00:01.5", None, None, None],
-        "model": ["gpt-4.1"] * 4, "prompt_tokens": ["1"] * 4, "completion_tokens": ["1"] * 4,
-        "team_id": ["t"] * 4, "metadata": ["{}"] * 4,
+                      "1790856000.5", "yesterday", " 2026-10-01 12:00:00.500"],
+        "endTime": ["2026-10-01 12:00:01.5", None, None, None, "2026-10-01 12:00:02"],
+        "model": ["gpt-4.1"] * 5, "prompt_tokens": ["1"] * 5, "completion_tokens": ["1"] * 5,
+        "team_id": ["t"] * 5, "metadata": ["{}"] * 5,
     })  # fmt: skip
     frame = _adapt(raw, "dump.csv").frame
     noon = datetime(2026, 10, 1, 12, 0, 0, 500_000, tzinfo=UTC)
-    assert frame["event_at"].to_list() == [noon, noon, noon, None]
-    assert frame["latency_ms"].to_list()[0] == 1000.0
+    assert frame["event_at"].to_list() == [noon, noon, noon, None, noon]
+    assert frame["latency_ms"].to_list() == [1000.0, None, None, None, 1500.0]
     unreadable = "startTime: not a time (ISO 8601 or epoch seconds)"
-    assert frame[PROBLEM].to_list() == [None, None, None, unreadable]
+    assert frame[PROBLEM].to_list() == [None, None, None, unreadable, None]
+    # a batch all in a dump's spelling (read by the one strict parse) reads the same times
+    dump = _adapt(raw.filter(pl.col("request_id") == "e"), "dump.csv").frame
+    assert dump["event_at"].to_list() == [noon]
+    assert dump[PROBLEM].to_list() == [None]
 
 
 def test_a_cache_hit_with_spend_is_quarantined_not_dropped() -> None:

@@ -43,7 +43,7 @@ from meterhouse.core.sources import (
     missing_fields,
     problem,
 )
-from meterhouse.core.text import utc_from_iso_text
+from meterhouse.core.text import utc_from_dump_text, utc_from_iso_text
 from meterhouse.errors import MeterhouseError
 
 SPEND_LOG, PAYLOAD = "spend log", "payload"
@@ -144,6 +144,7 @@ class _Reader:
         self.checks: dict[str, pl.Expr] = {}
         self.fast = False
         self.stage: dict[str, pl.Expr] = {}
+        self.otherwise: dict[str, tuple[pl.Expr, pl.Expr]] = {}
         missing = self._missing()
         if missing:
             raise missing_fields(where, "litellm", missing, looks_like(raw.columns, "litellm"))
@@ -256,16 +257,23 @@ class _Reader:
             text.str.replace(r"(\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)([+-]\d{2})\z", "${1}${2}:00")
         )
         epoch = pl.when(text.str.contains(r"\A\d+(\.\d+)?\z")).then(epoch_to_utc(text, "s"))
-        value = self._staged(f"_time_{name}", pl.coalesce(iso, epoch))
-        self.checks[f"{name}: not a time (ISO 8601 or epoch seconds)"] = (
-            text != ""
-        ) & value.is_null()
+        given = text != ""
+        # a dump's own spelling first; any other (an offset, a T, epoch seconds) where it misses
+        value = self._staged(f"_time_{name}", utc_from_dump_text(text),
+                             otherwise=(given, pl.coalesce(iso, epoch)))  # fmt: skip
+        self.checks[f"{name}: not a time (ISO 8601 or epoch seconds)"] = given & value.is_null()
         return value
 
-    def _staged(self, name: str, value: pl.Expr) -> pl.Expr:
+    def _staged(
+        self, name: str, value: pl.Expr, otherwise: tuple[pl.Expr, pl.Expr] | None = None
+    ) -> pl.Expr:
         """`value`, computed once as column `name` before the records are (text parsed into
-        a time is read by several outputs and checks: computed in each, it costs 4x)."""
+        a time is read by several outputs and checks: computed in each, it costs 4x).
+        `otherwise` (given, slower): where `value` is null on a row `given`, in any row of
+        the batch, the batch's column is `slower` instead (which reads what `value` does)."""
         self.stage[name] = value
+        if otherwise is not None:
+            self.otherwise[name] = otherwise
         return pl.col(name)
 
     def _id(self, field: str) -> pl.Expr:
@@ -326,7 +334,7 @@ class _Reader:
 
     def _frame(self, raw: pl.DataFrame, fast: bool, keep: str | None = None) -> pl.DataFrame:
         """These rows as records: `fast` for rows whose JSON counts are plain integers."""
-        self.checks, self.fast, self.stage = {}, fast, {}
+        self.checks, self.fast, self.stage, self.otherwise = {}, fast, {}, {}
         metadata_check = "metadata: not JSON (the cache and reasoning counts are read from it)"
         self.checks[metadata_check] = (
             pl.col(decoded_column(self.names["metadata"])).is_null()
@@ -390,8 +398,8 @@ class _Reader:
         # each check a column, named; the metadata check first
         named = {f"_check_{i}": item for i, item in enumerate(self.checks.items())}
         return (
-            raw.lazy()
-            .with_columns(**self.stage)
+            self._with_stage(raw)
+            .lazy()
             .select(  # lazy: a value read by several checks is computed once
                 *([] if keep is None else [pl.col(keep)]),
                 stable_id.alias("request_id"),
@@ -418,6 +426,20 @@ class _Reader:
             .drop(list(named))
             .collect()
         )
+
+    def _with_stage(self, raw: pl.DataFrame) -> pl.DataFrame:
+        """`raw` and the staged values, each read the slower way only in a batch that needs it
+        (a time not in the dump's spelling: a payload's, or a hand-edited row)."""
+        staged = raw.with_columns(**self.stage)
+        if not self.otherwise:
+            return staged
+        missed = staged.select(
+            (given & pl.col(name).is_null()).any().alias(name)
+            for name, (given, _) in self.otherwise.items()
+        ).row(0)
+        slower = {name: full for (name, (_, full)), miss in zip(self.otherwise.items(), missed,
+                                                               strict=True) if miss}  # fmt: skip
+        return staged.with_columns(**slower) if slower else staged
 
 
 def _ms(duration: pl.Expr) -> pl.Expr:
