@@ -17,6 +17,8 @@ and reused between runs, as:
     (OTel has no 1-hour cache-write attribute: those writes arrive as plain cache writes.)
 Then, each step in a fresh process (times and peak RSS via os.wait4), run once:
   (1) litellm CSV / Parquet ingest vs native ingest of the same format: target <= 2x;
+      each pair run --rounds times in turn (native, litellm, native, ...), each's median
+      compared (one run apart, the machine's drift moved the CSV ratio by 0.4);
   (2) otel ingest vs a bare `pl.scan_ndjson(path).collect()` and a bare DuckDB
       `create table as select * from read_json(path)` of the same file: target <= 2x;
   (3) peak RSS of the otel ingest of N/2 and 2N spans, each under `--memory-limit 1GB`:
@@ -359,6 +361,7 @@ class Step:
     peak_gib: float
     ok: bool
     note: str = ""
+    rounds: str = ""  # every run's seconds, for a step run more than once
 
 
 def timed(name: str, cmd: list[str], cap_gib: float, limit_s: float) -> Step:
@@ -405,6 +408,18 @@ def timed(name: str, cmd: list[str], cap_gib: float, limit_s: float) -> Step:
     return step
 
 
+def median(runs: list[Step]) -> Step:
+    """The median run by time (a failed run, if any: it is the news), with the highest peak
+    and every run's seconds."""
+    failed = [r for r in runs if not r.ok or r.note]
+    if failed:
+        return failed[0]
+    middle = sorted(runs, key=lambda r: r.seconds)[len(runs) // 2]
+    times = ", ".join(f"{r.seconds:.2f}" for r in runs)
+    return Step(middle.name, middle.seconds, max(r.peak_gib for r in runs), True,
+                rounds=f"median of {times}" if len(runs) > 1 else "")  # fmt: skip
+
+
 def loaded(db: Path, step: Step, expected: int) -> Step:
     """Check what an ingest loaded: every request, none quarantined."""
     if step.ok:
@@ -434,6 +449,8 @@ def main() -> None:
         default=14.0,
         help="stop a step whose RSS passes this (a shared machine)",
     )
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="runs of each LiteLLM ingest and its native one, in turn")  # fmt: skip
     parser.add_argument("--limit", type=float, default=600.0,
                         help="stop a step after this many seconds")  # fmt: skip
     args = parser.parse_args()
@@ -485,16 +502,29 @@ def main() -> None:
         return max(60.0, STOP_AT * base.seconds)
 
     otel = ("--source", "otel", "--tenant-from", "tenant.id")
-    print(f"\n{n:,} requests; each step once, in a fresh process; measuring {code_state()}")
+    print(
+        f"\n{n:,} requests; each step in a fresh process, once (a LiteLLM ingest and its "
+        f"native one {args.rounds} times); measuring {code_state()}"
+    )
     s: dict[str, Step] = {}
+
+    def paired(native: str, other: str) -> Step:
+        """`other` against `native`, each run args.rounds times in turn (A B A B ...): each
+        one's median run, so a ratio holds when the machine's speed drifts."""
+        runs: dict[str, list[Step]] = {native: [], other: []}
+        for _ in range(args.rounds):
+            runs[native].append(ingest(native, files[native], limit=args.limit))
+            runs[other].append(ingest(other, files[other], "--source", "litellm",
+                                      limit=against(runs[native][-1])))  # fmt: skip
+        s[native] = median(runs[native])
+        print(f"  {native:<20} {s[native].seconds:8.2f} s  {s[native].note or s[native].rounds}",
+              flush=True)  # fmt: skip
+        return median(runs[other])
+
     steps: tuple[Callable[[], Step], ...] = (
         lambda: timed("cli_start", [meterhouse, "--help"], cap, args.limit),
-        lambda: ingest("native_parquet", files["native_parquet"], limit=args.limit),
-        lambda: ingest("litellm_parquet", files["litellm_parquet"], "--source", "litellm",
-                       limit=against(s["native_parquet"])),
-        lambda: ingest("native_csv", files["native_csv"], limit=args.limit),
-        lambda: ingest("litellm_csv", files["litellm_csv"], "--source", "litellm",
-                       limit=against(s["native_csv"])),
+        lambda: paired("native_parquet", "litellm_parquet"),
+        lambda: paired("native_csv", "litellm_csv"),
         lambda: timed("bare_polars_ndjson", [sys.executable, "-c", POLARS_BARE,
                                              str(files["otel"])], cap, args.limit),
         lambda: timed("bare_duckdb_json", [sys.executable, "-c", DUCKDB_BARE,
@@ -509,7 +539,7 @@ def main() -> None:
     for run in steps:
         done = run()
         s[done.name] = done
-        print(f"  {done.name:<20} {done.seconds:8.2f} s  {done.note}", flush=True)
+        print(f"  {done.name:<20} {done.seconds:8.2f} s  {done.note or done.rounds}", flush=True)
     labels = {
         "cli_start": "`meterhouse --help` (start-up, inside each)",
         "native_parquet": "native ingest, Parquet",
@@ -528,7 +558,8 @@ def main() -> None:
         path = read.get(name)
         mib = f"{path.stat().st_size / 2**20:7,.0f} MiB" if path else " " * 11
         print(f"{labels[name]:<44} {mib} {step.seconds:8.2f} s  peak {step.peak_gib:5.2f} GiB"
-              + (f"  !! {step.note}" if step.note else ""))  # fmt: skip
+              + (f"  !! {step.note}" if step.note else f"  ({step.rounds})" if step.rounds
+                 else ""))  # fmt: skip
 
     def ratio(text: str, a: Step, b: Step, target: float, of: str = "seconds") -> None:
         value = getattr(a, of) / getattr(b, of)

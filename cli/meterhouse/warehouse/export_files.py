@@ -123,23 +123,38 @@ def read_batches(
     if wanted:
         yield from _parquet_with_json_values(path, fmt, wanted)
         return
-    for frame in _batches(path, fmt, lines_as):
-        yield with_json_values(frame, json_paths) if json_paths else frame
+    if not json_paths:
+        yield from _batches(path, fmt, lines_as)
+        return
+    con = _reader()  # one for the file: opening one costs as much as parsing 20k rows
+    try:
+        for frame in _batches(path, fmt, lines_as):
+            yield with_json_values(frame, json_paths, con)
+    finally:
+        con.close()
 
 
-def with_json_values(frame: pl.DataFrame, json_paths: Mapping[str, Sequence[str]]) -> pl.DataFrame:
+def with_json_values(
+    frame: pl.DataFrame,
+    json_paths: Mapping[str, Sequence[str]],
+    con: duckdb.DuckDBPyConnection | None = None,
+) -> pl.DataFrame:
     """`frame` and, for each of its columns named in `json_paths` (any case), its values at
-    those paths (core/sources.decoded_column): each row's JSON parsed once, by DuckDB."""
+    those paths (core/sources.decoded_column): each row's JSON parsed once, by DuckDB (`con`,
+    a `_reader`; else one of its own)."""
     wanted = _json_columns(frame.schema, json_paths)
     if not wanted:
         return frame
     selected = frame.select(list(wanted))
     _columns = as_arrow(selected)  # read by name in the query below
-    con = _reader()
-    values = con.sql(
-        f"select {_json_values_sql(wanted, dict(selected.schema))} from _columns"
-    ).to_arrow_table()
-    con.close()
+    reader = con or _reader()
+    try:
+        values = reader.sql(
+            f"select {_json_values_sql(wanted, dict(selected.schema))} from _columns"
+        ).to_arrow_table()
+    finally:
+        if con is None:
+            reader.close()
     return frame.hstack(_from_arrow(values).get_columns())
 
 
