@@ -116,7 +116,7 @@ def build(db: Path, select: str | None, full_refresh: bool, contracts: Path | No
     """`dbt build`: the models and their tests, then the marts' checks (docs/decisions/0020)."""
     extra = (["--select", select] if select else []) + (["--full-refresh"] if full_refresh else [])
     since = None if full_check or full_refresh else _built_through(db, target)
-    run_dbt("build", db, extra, contracts, target)
+    run_dbt("build", db, extra, contracts, target, check_after=since)
     return check_marts(db, target, since)
 
 
@@ -168,7 +168,8 @@ def nightly(db: Path, events: Path, gpu_hours: Path | None, contracts: Path | No
     # `meterhouse build` run them; the nightly job skips them.
     listener.kept("the new files are loaded and kept")
     since = None if full_check else _built_through(db, target)
-    built = run_dbt("build", db, ["--exclude", "test_type:unit"], contracts, target, check=False)
+    built = run_dbt("build", db, ["--exclude", "test_type:unit"], contracts, target, check=False,
+                    check_after=since)  # fmt: skip
     if built.billing:
         raise MeterhouseError(
             f"the billing marts did not build: {node_names(built.billing)}. The loaded "

@@ -1,10 +1,12 @@
--- Nothing lost, nothing counted twice: fct_usage_daily holds exactly the loaded events' tokens.
+-- Nothing lost, nothing counted twice: fct_usage_daily holds exactly the loaded events' tokens,
+-- on the days this build rated (every day with --full-check: macros/tests/rated_days.sql).
 with events as (
     select
         count(*) as requests,
         sum(input_tokens) as input_tokens,
         sum(output_tokens) as output_tokens
     from {{ ref('stg_meterhouse__usage_events') }}
+    where {{ rated_days('usage_date') }}
 ),
 
 daily as (
@@ -13,6 +15,7 @@ daily as (
         sum(input_tokens) as input_tokens,
         sum(output_tokens) as output_tokens
     from {{ ref('fct_usage_daily') }}
+    where {{ rated_days('usage_date') }}
 )
 
 select *

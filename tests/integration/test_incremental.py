@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+import duckdb
 import polars as pl
 import pytest
 
@@ -79,3 +80,27 @@ def test_a_hold_that_empties_a_day_removes_it_and_a_release_restores_it(
     rated_through = [r[-1] for r in restored]
     assert set(rated_through) == {3}  # the load, the hold and the release: changes 1, 2, 3
     assert [r[:-1] for r in restored] == [r[:-1] for r in first]
+
+
+@pytest.mark.slow
+def test_the_events_tests_read_the_days_rated_and_full_check_reads_every_row(
+    db: Path, write: Write
+) -> None:
+    """A build's data tests on the loaded events read the days it rated (decision 0030), so
+    a night costs its own days; a bad row on a day no change touched is found by
+    --full-check."""
+    assert run("ingest", write("oct1.parquet", event_rows(5, "a-")), "--db", db).exit_code == 0
+    assert run("build", "--db", db).exit_code == 0
+    # an old day's row broken behind the loader's back (a hand edit of the warehouse file):
+    # its time moved off its usage_date, which bills nothing differently
+    with duckdb.connect(str(db)) as con:
+        con.execute("update raw.usage_events set event_at = event_at + interval 2 day "
+                    "where request_id = 'a-0'")  # fmt: skip
+    oct2 = event_rows(3, "b-", event_at=[datetime(2026, 10, 2, 9, tzinfo=UTC)] * 3)
+    assert run("ingest", write("oct2.parquet", oct2), "--db", db).exit_code == 0
+    night = run("build", "--db", db)
+    assert night.exit_code == 0, night.output  # 2 October's rows checked, and they are good
+
+    full = run("build", "--db", db, "--full-check")
+    assert full.exit_code != 0
+    assert "assert_usage_date_is_utc_date_of_event_at" in full.output, full.output

@@ -28,8 +28,8 @@ FullCheckOption = Annotated[
     bool,
     typer.Option(
         "--full-check",
-        help="Check every row of the marts against their contracts, not only the days the "
-        "run changed.",
+        help="Check every row, not only the days the run changed: the data tests on the "
+        "loaded events and the marts' checks against their contracts read all history.",
     ),
 ]
 

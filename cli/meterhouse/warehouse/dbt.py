@@ -46,6 +46,9 @@ from meterhouse.warehouse.spark import (
 )
 
 CONTRACTS_ENV = "METERHOUSE_CONTRACT_SEEDS"  # dbt_project.yml's second seed path
+# the change the marts were built through before this build: the tests on what grows with
+# history read the days changed after it (macros/tests/rated_days.sql); unset: every row
+CHECK_AFTER_ENV = "METERHOUSE_CHECK_AFTER_CHANGE"
 # relative to the dbt folder's project, as dbt needs it (dbt_project.yml says why)
 CONTRACTS_COPY = "contracts"
 # What the dbt folder's project links to in the checkout: everything dbt reads.
@@ -58,10 +61,14 @@ _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 RATED_WITH = "rated-with.json"
 
 
-def child_env(db: Path, target: str, own_contracts: bool) -> dict[str, str]:
+def child_env(
+    db: Path, target: str, own_contracts: bool, check_after: int | None = None
+) -> dict[str, str]:
     """The environment of dbt's child process: profiles.yml reads the warehouse file, the
-    target, the Spark folder and DuckDB's memory settings (warehouse/memory.py) from it, and
-    dbt_project.yml the contracts copy when the run has its own contracts."""
+    target, the Spark folder and DuckDB's memory settings (warehouse/memory.py) from it,
+    dbt_project.yml the contracts copy when the run has its own contracts, and the tests on
+    what grows with history the change after which they read the days changed (None: every
+    row)."""
     env = {
         **os.environ,
         DB_ENV: str(db),
@@ -72,6 +79,9 @@ def child_env(db: Path, target: str, own_contracts: bool) -> dict[str, str]:
     env.pop(CONTRACTS_ENV, None)
     if own_contracts:
         env[CONTRACTS_ENV] = CONTRACTS_COPY
+    env.pop(CHECK_AFTER_ENV, None)
+    if check_after is not None:
+        env[CHECK_AFTER_ENV] = str(check_after)
     return env
 
 
@@ -153,10 +163,13 @@ def run_dbt(
     contracts: Path | None = None,
     target: Target = "duckdb",
     check: bool = True,
+    check_after: int | None = None,
 ) -> DbtRun:
     """`dbt <command>` on the DuckDB file `db`, with the tenant contracts in `contracts` (else
     the shipped seeds/contracts); raises when any model or test fails, unless not `check`:
-    then returns what failed.
+    then returns what failed. With `check_after` (the change the marts were built through),
+    the tests on what grows with history read the days changed after it, not every row
+    (docs/decisions/0030).
 
     dbt runs in the warehouse's own dbt folder (dbt_dir). With target "spark", the raw tables
     of `db` are exported first and the models are built on Spark, beside `db`
@@ -168,7 +181,7 @@ def run_dbt(
         )
     if contracts is not None:
         check_contracts(contracts)
-    env = child_env(db, target, contracts is not None)
+    env = child_env(db, target, contracts is not None, check_after)
     own = dbt_dir(db)
     with warehouse_lock(db, exclusive=True):  # across the child's run: no reader breaks it
         folder = _prepare_project(db, contracts)
